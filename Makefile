@@ -1,0 +1,36 @@
+# TokenReel: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT ?= swift
+BIN_RELEASE := .build/release/tokenreel
+OUT ?= out/samples
+
+.PHONY: all setup setup-python build release run test test-swift test-python clean
+
+all: release
+
+setup:
+	@scripts/setup.sh
+
+setup-python:
+	@scripts/setup.sh --python
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release
+
+## The main job: set up, build, label every video in samples/ with the bundled model.
+run: release
+	$(BIN_RELEASE) run samples -o $(OUT) --progress never
+	@scripts/print-table.sh $(OUT)
+
+## All tests: the Swift package (unit + integration) and the Flax reference's own tests.
+test: setup setup-python
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	@if [ -d training/tests ]; then .venv/bin/python -m pytest -q training/tests; fi
+
+clean:
+	rm -rf .build out

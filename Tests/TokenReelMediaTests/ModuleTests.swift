@@ -1,0 +1,8 @@
+import XCTest
+@testable import TokenReelMedia
+
+final class MediaModuleTests: XCTestCase {
+    func testModuleName() {
+        XCTAssertEqual(TokenReelMediaModule.name, "TokenReelMedia")
+    }
+}

@@ -1,0 +1,8 @@
+import XCTest
+@testable import TokenReelPipeline
+
+final class PipelineModuleTests: XCTestCase {
+    func testModuleName() {
+        XCTAssertEqual(TokenReelPipelineModule.name, "TokenReelPipeline")
+    }
+}
