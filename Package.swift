@@ -31,6 +31,7 @@ let package = Package(
         // The few lines Swift cannot express: FFmpeg's variadic log callback and
         // function-like macros (AVERROR, AV_NOPTS_VALUE, ...).
         .target(name: "CFFmpegShims", dependencies: ["CFFmpeg"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
@@ -42,12 +43,14 @@ let package = Package(
         .target(
             name: "TokenReelPipeline",
             dependencies: [
-                "TokenReelMedia", "TokenReelModel",
+                "TokenReelMedia", "TokenReelModel", "TokenReelPlot",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(name: "TokenReelSynth", dependencies: ["TokenReelMedia"]),
+        // Charts a person looks at (confusion matrices, accuracy/compute trade-offs) as PNG.
+        .target(name: "TokenReelPlot", dependencies: ["CZlib"]),
         .executableTarget(
             name: "tokenreel",
             dependencies: [
@@ -63,6 +66,7 @@ let package = Package(
             dependencies: ["TokenReelModel"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "TokenReelPlotTests", dependencies: ["TokenReelPlot", "CZlib"]),
         .testTarget(name: "TokenReelSynthTests", dependencies: ["TokenReelSynth", "TokenReelMedia"]),
         // Integration tests drive the built `tokenreel` binary on temporary directory trees.
         .testTarget(name: "TokenReelPipelineTests", dependencies: ["TokenReelPipeline", "tokenreel"]),

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev ffmpeg; do
+for pkg in pkg-config zlib1g-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev ffmpeg; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
