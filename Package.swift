@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "TokenReelPipeline",
             dependencies: [
-                "TokenReelMedia", "TokenReelModel", "TokenReelPlot",
+                "TokenReelMedia", "TokenReelModel", "TokenReelPlot", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
