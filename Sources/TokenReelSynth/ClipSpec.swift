@@ -180,8 +180,8 @@ extension Motion10ClipSpec {
         let background = BackgroundSpec(
             kind: kind, colourA: colourA, colourB: kind == .solid ? colourA : colourB,
             angle: rng.uniform(0, 2 * Double.pi),
-            stripePeriod: rng.uniform(0.04, 0.25) * short, stripeSoftness: rng.uniform(0, 0.25),
-            noiseCell: rng.uniform(0.05, 0.3) * short, noiseSeed: rng.next())
+            stripePeriod: rng.uniform(0.08, 0.3) * short, stripeSoftness: rng.uniform(0, 0.25),
+            noiseCell: rng.uniform(0.1, 0.4) * short, noiseSeed: rng.next())
         let noise = rng.chance(0.25) ? 0 : rng.uniform(0, Margins.maxNoise)
 
         let motion = sampleMotion(motionClass, shape: shape, width: Double(width), height: Double(height),
