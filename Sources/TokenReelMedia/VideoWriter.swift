@@ -193,7 +193,7 @@ public final class VideoWriter {
         }
         let f = frame.frame
         _ = try writerCheck(av_frame_make_writable(f), "av_frame_make_writable", path: path)
-        let rows = try rgb.withUnsafeBufferPointer { src -> Int32 in
+        let rows = rgb.withUnsafeBufferPointer { src -> Int32 in
             var srcPlanes: [UnsafePointer<UInt8>?] = [src.baseAddress, nil, nil, nil]
             var srcStrides: [Int32] = [Int32(width * 3), 0, 0, 0]
             return withUnsafeMutablePointer(to: &f.pointee.data) { data in

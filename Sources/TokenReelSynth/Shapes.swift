@@ -35,7 +35,7 @@ public struct ShapeSpec: Codable, Equatable, Sendable {
     /// Largest distance of a vertex from the centroid (the radius that any rotation sweeps).
     public var circumradius: Double { vertices.map { ($0.x * $0.x + $0.y * $0.y).squareRoot() }.max() ?? 0 }
 
-    public static let minimumElongation = 1.5
+    public static let minimumElongation = 1.7
 
     /// Draws a random shape of a random family.
     static func random(using rng: inout SynthRandom) -> ShapeSpec {

@@ -18,6 +18,9 @@ final class Motion10ContractTests: XCTestCase {
     /// degrees. Both are far from what the moving classes must show (area x3.24, 180 degrees).
     static let sameScaleAreaRatio = 1.25
     static let noTurnDegrees = 10.0
+    /// A thresholded mask drops the pixels of an acute tip that the object covers less than half,
+    /// so its extent underestimates the true Feret diameter by up to about a pixel per end.
+    static let feretTolerancePixels = 1.5
 
     /// Renders a clip and measures the object in every frame.
     func renderAndTrack(_ c: Motion10Class, seed: UInt64) -> (Motion10ClipSpec, [ObjectMeasure]) {
@@ -33,6 +36,7 @@ final class Motion10ContractTests: XCTestCase {
             let (spec, track) = renderAndTrack(c, seed: seed)
             let what = "\(c.rawValue) seed \(seed) (\(spec.width)x\(spec.height), \(spec.frameCount) frames, \(spec.shape.kind.rawValue))"
             checkCommon(spec, track, what)
+            XCTAssertEqual(MotionProbe.classify(track, width: spec.width, height: spec.height), c, "\(what): measured motion names another class")
             check(spec, track, what)
         }
     }
@@ -47,8 +51,8 @@ final class Motion10ContractTests: XCTestCase {
         let visible = track.filter { $0.area > 0 }
         XCTAssertFalse(visible.isEmpty, "\(what): object never visible")
         for i in [0, visible.count / 2, visible.count - 1] {
-            let size = visible[i].feretDiameter / short
-            XCTAssert((0.15...0.35).contains(size), "\(what): object size \(size) of the short side")
+            let size = visible[i].feretDiameter / short, slack = Self.feretTolerancePixels / short
+            XCTAssert((0.15 - slack...0.35 + slack).contains(size), "\(what): object size \(size) of the short side")
         }
         XCTAssert(visible.allSatisfy { !$0.touchesBorder }, "\(what): object leaves the frame")
     }
@@ -100,8 +104,11 @@ final class Motion10ContractTests: XCTestCase {
             let areas = track.map { Double($0.area) }
             let factor = (c == .zoomIn ? areas.last! / areas.first! : areas.first! / areas.last!).squareRoot()
             XCTAssertGreaterThanOrEqual(factor, 1.8, "\(what): linear zoom factor \(factor)")
+            // Monotonic up to the mask's area wobble: never back below (above) the extreme so far.
+            var extreme = areas[0]
             for i in 1..<areas.count {
-                XCTAssert(c == .zoomIn ? areas[i] >= areas[i - 1] * 0.97 : areas[i] <= areas[i - 1] * 1.03, "\(what): zoom reverses at frame \(i)")
+                XCTAssert(c == .zoomIn ? areas[i] >= extreme * 0.92 : areas[i] <= extreme * 1.08, "\(what): zoom reverses at frame \(i)")
+                extreme = c == .zoomIn ? max(extreme, areas[i]) : min(extreme, areas[i])
             }
             XCTAssertLessThanOrEqual(maxCentreDeviation(track) / Double(spec.shortSide), 0.05, "\(what): centre moves")
             XCTAssertLessThan(MotionProbe.maxTurnFromFirstDegrees(track), Self.noTurnDegrees, "\(what): rotates")

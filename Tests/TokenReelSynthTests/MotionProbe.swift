@@ -117,4 +117,24 @@ enum MotionProbe {
         let slope = sxx > 0 ? sxy / sxx : 0
         return zip(xs, values).map { abs($1 - (my + slope * ($0 - mx))) }.max() ?? 0
     }
+
+    /// Names the motion a track shows, from measurements alone (the contract's table read
+    /// backwards, with thresholds halfway between "none" and what a class must show).
+    static func classify(_ track: [ObjectMeasure], width: Int, height: Int) -> Motion10Class? {
+        let visible = track.filter { $0.area > 0 }
+        guard let first = visible.first, let last = visible.last else { return nil }
+        let states = track.map { $0.area > 0 }
+        let transitions = zip(states, states.dropFirst()).filter { $0 != $1 }.count
+        if transitions >= 4 { return .blink }
+        let turn = totalTurnDegrees(visible)
+        if abs(turn) >= 120 { return turn > 0 ? .rotateCW : .rotateCCW }
+        let scale = (Double(last.area) / Double(first.area)).squareRoot()
+        if scale >= 1.5 { return .zoomIn }
+        if scale <= 1 / 1.5 { return .zoomOut }
+        let dx = (last.centerX - first.centerX) / Double(width), dy = (last.centerY - first.centerY) / Double(height)
+        if max(abs(dx), abs(dy)) >= 0.15 {
+            return abs(dx) > abs(dy) ? (dx < 0 ? .left : .right) : (dy < 0 ? .up : .down)
+        }
+        return .static
+    }
 }
