@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates samples/ from nothing with the project's own generator (and the ffmpeg CLI for
-# the container tricks only real-world files have: an audio track, a display-rotation flag,
-# HEVC in Matroska).
+# the two container tricks real-world files have and VideoWriter does not write: an audio
+# track and a display-rotation flag).
 #
 #   scripts/make-samples.sh            build tokenreel (release) and rewrite samples/motion10, samples/real
 #   TOKENREEL=path scripts/make-samples.sh   use an existing tokenreel binary
 #
-# Same toolchain + same FFmpeg/libx264/libvpx/x265 build => byte-identical files (everything is
+# Same FFmpeg/libx264/libvpx/x265 build => byte-identical files (everything is
 # seeded, single-threaded and written with FFmpeg's bit-exact flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,13 +57,11 @@ synth --out "$tmp/portrait" --per-class 1 --seed 103 --classes zoom_in --codecs 
 cp "$tmp/portrait/zoom_in/zoom_in-0000.webm" samples/real/portrait-270x480.webm
 record portrait-270x480.webm zoom_in "synth zoom_in 270x480 vp9/webm" "$tmp/portrait/labels.jsonl"
 
-# HEVC in Matroska (x265 through the ffmpeg CLI; VideoWriter does not encode HEVC).
-synth --out "$tmp/hevc" --per-class 1 --seed 104 --classes rotate_ccw --codecs mjpeg \
+# HEVC in Matroska.
+synth --out "$tmp/hevc" --per-class 1 --seed 104 --classes rotate_ccw --codecs hevc \
       --min-size 320x240 --max-size 320x240
-ff -i "$tmp/hevc/rotate_ccw/rotate_ccw-0000.mov" -c:v libx265 -preset fast -crf 28 -pix_fmt yuv420p \
-   -x265-params log-level=error:pools=1:frame-threads=1 -fflags +bitexact -flags:v +bitexact \
-   samples/real/hevc-320x240.mkv
-record hevc-320x240.mkv rotate_ccw "synth rotate_ccw 320x240 mjpeg, transcoded to hevc/mkv (ffmpeg libx265)" "$tmp/hevc/labels.jsonl"
+cp "$tmp/hevc/rotate_ccw/rotate_ccw-0000.mkv" samples/real/hevc-320x240.mkv
+record hevc-320x240.mkv rotate_ccw "synth rotate_ccw 320x240 hevc/mkv" "$tmp/hevc/labels.jsonl"
 
 du -sh samples/motion10 samples/real >&2
 echo "make-samples: $(find samples -type f \( -name '*.mp4' -o -name '*.avi' -o -name '*.mov' -o -name '*.webm' -o -name '*.mkv' \) | wc -l) clips, $(du -sb samples | cut -f1) bytes in samples/" >&2

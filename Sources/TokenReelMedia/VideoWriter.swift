@@ -21,6 +21,8 @@ public enum WriterCodec: String, CaseIterable, Codable, Sendable {
     case mjpeg
     /// VP9 (libvpx-vp9, CRF 34, `good` deadline, cpu-used 5) in WebM.
     case vp9
+    /// HEVC (libx265, CRF 28, preset `veryfast`, one thread pool of one) in Matroska.
+    case hevc
 
     /// libavcodec encoder name.
     public var encoderName: String {
@@ -29,6 +31,7 @@ public enum WriterCodec: String, CaseIterable, Codable, Sendable {
         case .mpeg4: return "mpeg4"
         case .mjpeg: return "mjpeg"
         case .vp9: return "libvpx-vp9"
+        case .hevc: return "libx265"
         }
     }
 
@@ -39,11 +42,12 @@ public enum WriterCodec: String, CaseIterable, Codable, Sendable {
         case .mpeg4: return "avi"
         case .mjpeg: return "mov"
         case .vp9: return "webm"
+        case .hevc: return "matroska"
         }
     }
 
     /// File extension without the dot.
-    public var fileExtension: String { containerName }
+    public var fileExtension: String { self == .hevc ? "mkv" : containerName }
 
     /// Whether the linked libavcodec has the encoder (libx264 and libvpx are optional at
     /// FFmpeg build time; Debian's build has both).
@@ -165,6 +169,12 @@ public final class VideoWriter {
             try writerSetOption(ctx, "crf", "34", path: path)
             try writerSetOption(ctx, "deadline", "good", path: path)
             try writerSetOption(ctx, "cpu-used", "5", path: path)
+        case .hevc:
+            try writerSetOption(ctx, "preset", "veryfast", path: path)
+            try writerSetOption(ctx, "crf", "28", path: path)
+            // x265 logs through its own printf and runs its own thread pools unless told not to.
+            let threads = max(1, options.threads)
+            try writerSetOption(ctx, "x265-params", "log-level=error:pools=\(threads):frame-threads=\(threads)", path: path)
         case .mpeg4, .mjpeg:
             ctx.pointee.flags |= Int32(AV_CODEC_FLAG_QSCALE)
             ctx.pointee.global_quality = 4 * FF_QP2LAMBDA

@@ -48,7 +48,7 @@ struct Motion10Command: ParsableCommand {
     var seed: UInt64 = 0
 
     @Option(name: .long, parsing: .upToNextOption,
-            help: ArgumentHelp("Codecs, comma- or space-separated, assigned round-robin: h264 (mp4), mpeg4 (avi), mjpeg (mov), vp9 (webm). Codecs this libavcodec lacks are skipped with a warning.", valueName: "codec"))
+            help: ArgumentHelp("Codecs, comma- or space-separated, assigned round-robin: h264 (mp4), mpeg4 (avi), mjpeg (mov), vp9 (webm), hevc (mkv). Codecs this libavcodec lacks are skipped with a warning.", valueName: "codec"))
     var codecs: [String] = ["h264,mpeg4,mjpeg,vp9"]
 
     @Option(name: .long, help: ArgumentHelp("Classes to generate, comma-separated (default: all ten).", valueName: "class"))

@@ -80,6 +80,7 @@ final class VideoWriterTests: XCTestCase {
     func testMPEG4AVIRoundTrip() throws { try checkRoundTrip(.mpeg4, expectedCodecName: "mpeg4") }
     func testMJPEGMOVRoundTrip() throws { try checkRoundTrip(.mjpeg, expectedCodecName: "mjpeg") }
     func testVP9WebMRoundTrip() throws { try checkRoundTrip(.vp9, expectedCodecName: "vp9") }
+    func testHEVCMKVRoundTrip() throws { try checkRoundTrip(.hevc, expectedCodecName: "hevc") }
 
     /// Flat colours come back within a few levels per channel: catches a wrong YUV matrix,
     /// range (limited vs full), or swapped chroma planes.
