@@ -109,7 +109,10 @@ public final class VideoWriter {
 
     private let output: WriterOutputBox
     private let encoder: WriterEncoderBox
+    /// Encoder input, yuv420p (yuvj420p for MJPEG).
     private let frame: WriterFrameBox
+    /// Padded RGB24 staging frame that swscale reads from.
+    private let rgbFrame: WriterFrameBox
     private let packet: WriterPacketBox
     private let scaler: WriterScalerBox
     private let stream: UnsafeMutablePointer<AVStream>
@@ -186,6 +189,7 @@ public final class VideoWriter {
 
         // Reusable frame and packet, RGB -> YUV converter.
         frame = try WriterFrameBox(width: width, height: height, format: pixelFormat, path: path)
+        rgbFrame = try WriterFrameBox(width: width, height: height, format: AV_PIX_FMT_RGB24, path: path)
         packet = try WriterPacketBox(path: path)
         scaler = try WriterScalerBox(width: width, height: height, format: pixelFormat, path: path)
 
@@ -201,16 +205,36 @@ public final class VideoWriter {
             throw WriterError(path: path, call: "VideoWriter.write", code: nil,
                               message: "frame \(framesWritten) has \(rgb.count) bytes, expected \(width)x\(height)x3 = \(width * height * 3)")
         }
+        // swscale's SIMD input paths read a little past the end of each source row, so the
+        // caller's array is first copied into an FFmpeg-allocated (aligned, padded) RGB frame.
+        let src = rgbFrame.frame
+        _ = try writerCheck(av_frame_make_writable(src), "av_frame_make_writable(rgb)", path: path)
+        let rowBytes = width * 3, srcStride = Int(src.pointee.linesize.0)
+        guard let srcBase = src.pointee.data.0 else {
+            throw WriterError(path: path, call: "av_frame_get_buffer(rgb)", code: nil, message: "frame has no data plane")
+        }
+        rgb.withUnsafeBufferPointer { pixels in
+            for y in 0..<height {
+                (srcBase + y * srcStride).update(from: pixels.baseAddress! + y * rowBytes, count: rowBytes)
+            }
+        }
         let f = frame.frame
         _ = try writerCheck(av_frame_make_writable(f), "av_frame_make_writable", path: path)
-        let rows = rgb.withUnsafeBufferPointer { src -> Int32 in
-            var srcPlanes: [UnsafePointer<UInt8>?] = [src.baseAddress, nil, nil, nil]
-            var srcStrides: [Int32] = [Int32(width * 3), 0, 0, 0]
-            return withUnsafeMutablePointer(to: &f.pointee.data) { data in
-                data.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { dst in
-                    withUnsafeMutablePointer(to: &f.pointee.linesize) { lines in
-                        lines.withMemoryRebound(to: Int32.self, capacity: 8) { dstStrides in
-                            sws_scale(scaler.context, &srcPlanes, &srcStrides, 0, Int32(height), dst, dstStrides)
+        let rows = withUnsafeMutablePointer(to: &src.pointee.data) { srcData in
+            srcData.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { srcPlanes in
+                withUnsafeMutablePointer(to: &src.pointee.linesize) { srcLines in
+                    srcLines.withMemoryRebound(to: Int32.self, capacity: 8) { srcStrides in
+                        withUnsafeMutablePointer(to: &f.pointee.data) { data in
+                            data.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { dst in
+                                withUnsafeMutablePointer(to: &f.pointee.linesize) { lines in
+                                    lines.withMemoryRebound(to: Int32.self, capacity: 8) { dstStrides in
+                                        // sws_scale wants `const uint8_t *const[]`; the planes are only read.
+                                        srcPlanes.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { srcConst in
+                                            sws_scale(scaler.context, srcConst, srcStrides, 0, Int32(height), dst, dstStrides)
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
