@@ -16,6 +16,13 @@ public struct Motion10ClipRecord: Codable, Equatable, Sendable {
     public var spec: Motion10ClipSpec
 }
 
+/// A set that cannot be written where asked.
+public struct Motion10DatasetError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
 /// Writes a labelled Motion10 set: `ROOT/<class>/<class>-NNNN.<ext>` plus `ROOT/labels.jsonl`.
 ///
 /// Clip `i` of class `c` is rendered from `SynthRandom.derive(seed, c.index, i)`, so it is the
@@ -90,7 +97,15 @@ public struct Motion10Dataset: Sendable {
     /// `progress` is called after each clip with (done, total), from any thread, serially.
     public func generate(jobs: Int = 1, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [Motion10ClipRecord] {
         let records = plan()
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw Motion10DatasetError(path: root.path, message: "exists and is not a directory")
+        }
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        } catch {
+            throw Motion10DatasetError(path: root.path, message: "cannot create the directory (\(error.localizedDescription))")
+        }
         let lock = NSLock()
         nonisolated(unsafe) var firstError: Error?
         nonisolated(unsafe) var done = 0

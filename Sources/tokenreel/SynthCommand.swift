@@ -13,9 +13,11 @@ struct SynthCommand: ParsableCommand {
 }
 
 /// A frame size written as WIDTHxHEIGHT.
-struct FrameSizeArgument: ExpressibleByArgument {
+struct FrameSizeArgument: ExpressibleByArgument, CustomStringConvertible {
     var width: Int
     var height: Int
+    var description: String { "\(width)x\(height)" }
+    var defaultValueDescription: String { description }
     init?(argument: String) {
         let parts = argument.lowercased().split(separator: "x")
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }

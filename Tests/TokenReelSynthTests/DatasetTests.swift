@@ -55,4 +55,13 @@ final class DatasetTests: XCTestCase {
         let other = Self.tiny(root, perClass: 1, seed: 8).plan()
         XCTAssertNotEqual(one.map(\.spec.seed), other.map(\.spec.seed))
     }
+
+    func testOutputThatIsAFileIsAClearError() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tokenreel-notadir-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        XCTAssertThrowsError(try Self.tiny(file).generate()) { error in
+            XCTAssertEqual("\(error)", "\(file.path): exists and is not a directory")
+        }
+    }
 }
