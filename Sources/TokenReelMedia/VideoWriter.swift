@@ -348,7 +348,7 @@ private final class WriterOutputBox {
 }
 
 private final class WriterEncoderBox {
-    var context: UnsafeMutablePointer<AVCodecContext>
+    let context: UnsafeMutablePointer<AVCodecContext>
     init(codec: UnsafePointer<AVCodec>, path: String) throws {
         guard let ctx = avcodec_alloc_context3(codec) else {
             throw WriterError(path: path, call: "avcodec_alloc_context3", code: nil, message: "out of memory")
