@@ -45,6 +45,9 @@ public final class VideoReader {
     /// Presentation times of recently sent packets (for skip decisions).
     private var recentTimes: [Double] = []
     private static let lookahead = 16
+    /// A frame starting at p holds target t when p <= t + epsilon (seconds; absorbs rounding of
+    /// tick-to-second conversions, far below any frame duration).
+    private static let epsilon = 1e-9
 
     // Target bookkeeping for the current plan.
     private var targets: [Double] = []
@@ -113,7 +116,7 @@ public final class VideoReader {
         for (k, clip) in plan.clips.enumerated() {
             let ids = clip.timestamps.map(targetID)
             try withMediaErrors(path: path, log: log, timestamp: self.heldTime) {
-                try resolve(ids, clipIndex: k)
+                try resolve(ids)
             }
             let t = clip.timestamps.count, h = geometry.cropHeight, w = geometry.cropWidth
             if pixels.count != t * h * w * 3 { pixels = [UInt8](repeating: 0, count: t * h * w * 3) }
@@ -208,23 +211,23 @@ public final class VideoReader {
     // MARK: - Seeking and decoding
 
     /// Decodes until every target in `ids` has its frame.
-    private func resolve(_ ids: [Int], clipIndex: Int) throws {
+    private func resolve(_ ids: [Int]) throws {
         var attempts = 0
         while let first = ids.filter({ slotOfTarget[$0] < 0 }).min() {
             attempts += 1
-            if attempts > 8 {
+            if attempts > 8 * ids.count {
                 throw MediaError(kind: .corrupt, path: path, message: "cannot reach the frame at \(formatSeconds(targets[first])) s (timestamps out of order?)",
                                  timestamp: targets[first])
             }
             try position(for: targets[first])
-            try decodeForward(until: ids)
+            try decodeForward(until: first)
         }
     }
 
     /// Seeks when that is needed (target behind the decoder) or cheaper (a keyframe ahead of the
     /// demuxer at or before the target).
     private func position(for t: Double) throws {
-        if let heldTime, t < heldTime - 1e-9 { return try seek(to: t) }
+        if let heldTime, t < heldTime - Self.epsilon { return try seek(to: t) }
         guard options.allowSeeking else { return }
         let entries = avformat_index_get_entries_count(stream)
         let ticks = Int64((t / timeBase).rounded(.down))
@@ -244,7 +247,7 @@ public final class VideoReader {
         var backoff = 0.0
         while true {
             let target = t - backoff
-            let fromStart = target <= info.startTime + 1e-9
+            let fromStart = target <= info.startTime + Self.epsilon
             let ticks = fromStart ? (stream.pointee.start_time == noPTS ? 0 : stream.pointee.start_time)
                                   : Int64((target / timeBase).rounded(.down))
             do {
@@ -258,7 +261,7 @@ public final class VideoReader {
             if fromStart { return }
             // Check the landing: the first frame must not be later than t.
             guard try receiveFrame() else { return }
-            if frameTime(frame.raw) <= t + 1e-9 {
+            if frameTime(frame.raw) <= t + Self.epsilon {
                 try take(frame: frame.raw)
                 return
             }
@@ -280,9 +283,10 @@ public final class VideoReader {
         queue.removeAll(keepingCapacity: true)
     }
 
-    /// Decodes frames until every id in `ids` is resolved or the stream ends.
-    private func decodeForward(until ids: [Int]) throws {
-        while ids.contains(where: { slotOfTarget[$0] < 0 }) {
+    /// Decodes frames until target `id` has its frame (later ones met on the way get theirs too)
+    /// or the stream ends; the caller then reconsiders seeking for the next target.
+    private func decodeForward(until id: Int) throws {
+        while slotOfTarget[id] < 0 {
             guard try receiveFrame() else {
                 try finishAtEndOfStream()
                 return
@@ -297,8 +301,8 @@ public final class VideoReader {
         let time = frameTime(decoded)
         if let heldTime {
             if time > heldTime {
-                var i = lowerBound(heldTime)
-                while i < targets.count && targets[i] < time - 1e-9 {
+                var i = lowerBound(heldTime - Self.epsilon)
+                while i < targets.count && targets[i] < time - Self.epsilon {
                     if slotOfTarget[i] < 0 { assign(i, to: try slotForHeld()) }
                     i += 1
                 }
@@ -312,7 +316,7 @@ public final class VideoReader {
             // Targets before the first frame of the stream take the first frame.
             atStreamStart = false
             var i = 0
-            while i < targets.count && targets[i] < time - 1e-9 {
+            while i < targets.count && targets[i] < time - Self.epsilon {
                 if slotOfTarget[i] < 0 { assign(i, to: try slotForHeld()) }
                 i += 1
             }
@@ -325,7 +329,7 @@ public final class VideoReader {
         guard let heldTime else {
             throw MediaError(kind: .corrupt, path: path, message: "no frame could be decoded", timestamp: nil)
         }
-        let first = lowerBound(heldTime)
+        let first = lowerBound(heldTime - Self.epsilon)
         let pending = (first..<targets.count).filter { slotOfTarget[$0] < 0 }
         guard let last = pending.last else { return }
         let tolerance = max(0.5, 4 * info.frameInterval)
@@ -399,11 +403,11 @@ public final class VideoReader {
     /// (time, next target]: that later frame (or a later one still) is the last frame before the target.
     private func isSkippable(_ time: Double?) -> Bool {
         guard let time else { return false }
-        var i = lowerBound(time)
+        var i = lowerBound(time - Self.epsilon)
         while i < targets.count && slotOfTarget[i] >= 0 { i += 1 }
         guard i < targets.count else { return false }
         let next = targets[i]
-        func between(_ t: Double) -> Bool { t > time + 1e-9 && t <= next + 1e-9 }
+        func between(_ t: Double) -> Bool { t > time + Self.epsilon && t <= next + Self.epsilon }
         if recentTimes.contains(where: between) { return true }
         return queue.contains { packetTime($0.raw).map(between) ?? false }
     }

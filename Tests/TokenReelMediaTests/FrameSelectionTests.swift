@@ -3,7 +3,7 @@ import XCTest
 
 /// The reader must return, for every target time, the frame whose presentation interval holds
 /// it, according to FFmpeg's own per-frame timestamps (ffprobe), whatever the seek/skip strategy.
-final class FrameSelectionTests: XCTestCase {
+extension XCTestCase {
     /// Checks every clip of `mode` on `path`: pattern index and timestamp of each frame against
     /// ffprobe's frame list. Returns the clips.
     @discardableResult
@@ -42,7 +42,9 @@ final class FrameSelectionTests: XCTestCase {
             XCTAssertEqual(clips.map(\.frameTimestamps), reference.map(\.frameTimestamps), "\(options)", file: file, line: line)
         }
     }
+}
 
+final class FrameSelectionTests: XCTestCase {
     func testUniformOnConstantFrameRateH264WithBFrames() throws {
         let path = try TestVideos.indexed("cfr.mp4", frames: 75, codec: ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "250"])
         let clips = try assertPicksMatchFFmpeg(path, .uniform(frames: 16))
@@ -57,5 +59,59 @@ final class FrameSelectionTests: XCTestCase {
         try assertPicksMatchFFmpeg(path, .sliding(frames: 4, clipSeconds: 1, strideSeconds: 1.5, tail: .pad))
         try assertSameFramesForEveryStrategy(path, .sliding(frames: 4, clipSeconds: 1, strideSeconds: 0.6, tail: .shift))
         try assertSameFramesForEveryStrategy(path, .uniform(frames: 8))
+    }
+}
+
+/// The reader does only the work the plan needs, and its memory does not grow with files.
+final class DecodeWorkTests: XCTestCase {
+    func testSeeksOverGOPsSkipsUnneededFramesAndConvertsOnlyPicks() throws {
+        let path = try TestVideos.indexed("work-gop10.mp4", frames: 200, codec: ["-c:v", "libx264", "-preset", "ultrafast",
+                                                                                  "-x264-params", "bframes=3:b-pyramid=none", "-g", "10"])
+        let (reader, plan, clips) = try TestVideos.decodeAll(path, .uniform(frames: 4))
+        let stats = reader.statistics
+        XCTAssertGreaterThan(stats.seeks, 0)
+        XCTAssertLessThan(stats.packetsSent, 100, "\(stats)")   // 4 targets, one GOP of 10 each at most (+ lookahead)
+        XCTAssertGreaterThan(stats.packetsMarkedSkippable, 0, "\(stats)")
+        XCTAssertEqual(stats.framesConverted, Set(clips[0].frameTimestamps).count)
+        XCTAssertEqual(plan.clips.count, 1)
+
+        // Long GOP: no seek can help, but non-reference B-frames nobody picks are skipped.
+        let long = try TestVideos.indexed("work-long-gop.mp4", frames: 200, codec: ["-c:v", "libx264", "-preset", "ultrafast",
+                                                                                     "-x264-params", "bframes=3:b-pyramid=none", "-g", "250"])
+        let (longReader, _, _) = try TestVideos.decodeAll(long, .uniform(frames: 4))
+        XCTAssertEqual(longReader.statistics.seeks, 0)
+        XCTAssertLessThan(longReader.statistics.framesDecoded, 120, "\(longReader.statistics)")
+    }
+
+    func testThreeCropsShareOneDecode() throws {
+        let path = try TestVideos.indexed("crops.mp4", width: 96, height: 48, frames: 30, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
+        let (reader, _, clips) = try TestVideos.decodeAll(path, .multiview(frames: 2, clips: 2, clipSeconds: nil, spatialCrops: 3),
+                                                          geometry: { _ in FrameGeometry(shortSide: 48, cropWidth: 48, cropHeight: 48) })
+        XCTAssertEqual(clips.map(\.plan.crop), [.start, .center, .end, .start, .center, .end])
+        XCTAssertEqual(reader.statistics.framesConverted, 4)
+        // Left crop's right half is the centre crop's left half.
+        let row = 48 * 3
+        for y in 0..<48 {
+            XCTAssertEqual(clips[0].pixels[(y * row + 24 * 3)..<(y * row + row)], clips[1].pixels[(y * row)..<(y * row + 24 * 3)])
+        }
+        XCTAssertNotEqual(clips[0].pixels, clips[2].pixels)
+    }
+
+    func testMemoryDoesNotGrowOverManyFiles() throws {
+        let path = try TestVideos.indexed("memory.mp4", frames: 25, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
+        func residentBytes() -> Int {
+            let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
+            return (Int(statm.split(separator: " ")[1]) ?? 0) * 4096
+        }
+        func run(_ n: Int) throws {
+            for _ in 0..<n {
+                _ = try TestVideos.decodeAll(path, .uniform(frames: 8))
+                _ = try? MediaProbe.probe(path: path + ".missing")
+            }
+        }
+        try run(50)   // warm up allocator pools
+        let before = residentBytes()
+        try run(300)
+        XCTAssertLessThan(residentBytes() - before, 8 << 20, "resident memory grew over 300 files")
     }
 }
