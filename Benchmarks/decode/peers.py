@@ -1,7 +1,8 @@
 """Peers for `tokenreel bench decode`: PyAV and decord on the same files and the same frames.
 
 For each file and tool prints one JSON line:
-  {"file": ..., "tool": "pyav"|"decord", "seconds": [per repeat], "pts": [picked frame times, s]}
+  {"file": ..., "tool": "pyav"|"decord", "seconds": [wall, per repeat], "cpu": [CPU s, per repeat],
+   "median": wall median, "cpu_median": CPU median, "pts": [picked frame times, s]}
 or {"file": ..., "tool": ..., "error": "..."} when the tool fails on the file.
 
 Both take T frames spread evenly over the video (MMAction2 test-mode sampling) at SIZE x SIZE RGB:
@@ -67,12 +68,14 @@ def main():
         for name in args.tools.split(","):
             record = {"file": path, "tool": name}
             try:
-                seconds = []
+                seconds, cpu = [], []
                 for _ in range(args.repeat):
-                    began = time.perf_counter()
+                    began, began_cpu = time.perf_counter(), time.process_time()
                     pts = tools[name](path, args.frames, args.size, args.threads)
                     seconds.append(time.perf_counter() - began)
-                record.update(seconds=seconds, median=statistics.median(seconds), pts=pts)
+                    cpu.append(time.process_time() - began_cpu)
+                record.update(seconds=seconds, cpu=cpu, median=statistics.median(seconds),
+                              cpu_median=statistics.median(cpu), pts=pts)
             except Exception as error:  # a peer failing on a file is a result, not a crash
                 record["error"] = f"{type(error).__name__}: {error}"
             print(json.dumps(record), flush=True)

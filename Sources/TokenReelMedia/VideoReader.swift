@@ -229,43 +229,55 @@ public final class VideoReader {
     private func position(for t: Double) throws {
         if let heldTime, t < heldTime - Self.epsilon { return try seek(to: t) }
         guard options.allowSeeking else { return }
-        let entries = avformat_index_get_entries_count(stream)
-        let ticks = Int64((t / timeBase).rounded(.down))
-        if entries > 0 {
+        let ticks = seekTicks(for: t)
+        if avformat_index_get_entries_count(stream) > 0 {
             guard let entry = avformat_index_get_entry_from_timestamp(stream, ticks, AVSEEK_FLAG_BACKWARD) else { return }
-            let keyframe = entry.pointee.timestamp
             let position = lastDemuxedTicks ?? avformat_index_get_entry(stream, 0)!.pointee.timestamp
-            if keyframe > position { try seek(to: t) }
+            if entry.pointee.timestamp > position { try seek(to: t) }
         } else if let lastDemuxedTicks, t - Double(lastDemuxedTicks) * timeBase > 10 {
             try seek(to: t)   // no index: seek only over long distances
         }
     }
 
-    /// Seeks to the keyframe at or before `t` (backing off further while the first frame decoded
-    /// lands after `t`, which happens with open GOPs and inexact indexes).
+    /// Where to seek for target `t`, in stream ticks. Indexes hold decode times, and a keyframe's
+    /// presentation time is up to the reorder delay later; seeking that much earlier lands on a
+    /// keyframe that is presented at or before t.
+    private func seekTicks(for t: Double) -> Int64 {
+        let delay = Double(Int(stream.pointee.codecpar.pointee.video_delay) + 1) * info.frameInterval
+        return Int64(((t - delay) / timeBase).rounded(.down))
+    }
+
+    /// Seeks to the keyframe before `t`, stepping back one keyframe at a time (or 1, 2, 4... s
+    /// without an index) while the first frame decoded is later than `t` (open GOPs, inexact
+    /// indexes), down to the start of the stream.
     private func seek(to t: Double) throws {
-        var backoff = 0.0
+        let startTicks = stream.pointee.start_time == noPTS ? 0 : stream.pointee.start_time
+        let hasIndex = avformat_index_get_entries_count(stream) > 0
+        var ticks = seekTicks(for: t)
+        var step = max(1, 4 * info.frameInterval)
         while true {
-            let target = t - backoff
-            let fromStart = target <= info.startTime + Self.epsilon
-            let ticks = fromStart ? (stream.pointee.start_time == noPTS ? 0 : stream.pointee.start_time)
-                                  : Int64((target / timeBase).rounded(.down))
+            let fromStart = ticks <= startTicks
+            if fromStart { ticks = startTicks }
             do {
                 try FFStatus.check(av_seek_frame(video.input.raw, video.streamIndex, ticks, AVSEEK_FLAG_BACKWARD), "av_seek_frame")
             } catch let error as FFmpegCallError where !fromStart && error.code != FFStatus.exit {
-                backoff = .infinity   // cannot seek there: go back to the start and decode forward
+                ticks = startTicks   // cannot seek there: go back to the start and decode forward
                 continue
             }
             statistics.seeks += 1
             resetDecoding(atStreamStart: fromStart)
             if fromStart { return }
             // Check the landing: the first frame must not be later than t.
-            guard try receiveFrame() else { return }
-            if frameTime(frame.raw) <= t + Self.epsilon {
+            if try receiveFrame(), frameTime(frame.raw) <= t + Self.epsilon {
                 try take(frame: frame.raw)
                 return
             }
-            backoff = backoff == 0 ? max(1, 4 * info.frameInterval) : backoff * 2
+            if hasIndex, let landed = avformat_index_get_entry_from_timestamp(stream, ticks, AVSEEK_FLAG_BACKWARD) {
+                ticks = landed.pointee.timestamp - 1
+            } else {
+                ticks -= Int64(step / timeBase)
+                step *= 2
+            }
         }
     }
 

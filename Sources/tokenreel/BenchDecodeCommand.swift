@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import TokenReelMedia
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `tokenreel bench decode`: videos per second for T-frame `uniform` sampling at SIZE x SIZE,
 /// next to, in the same run, the ffmpeg CLI decoding every frame, PyAV and decord.
@@ -12,7 +15,9 @@ struct BenchDecodeCommand: ParsableCommand {
             Make the issue's video set with Benchmarks/decode/make-videos.sh and the peers' venv with \
             Benchmarks/decode/setup-peers.sh, then run `tokenreel bench decode` (release build) from \
             the repository root. Every tool decodes one file at a time with --threads decoder threads; \
-            figures are medians over --repeat runs. The table (Markdown) goes to stdout, progress to stderr.
+            figures are medians over --repeat runs, per wall-clock second and per CPU-second (user + \
+            system, all threads; the fair figure on a shared machine). The tables (Markdown) go to \
+            stdout, progress to stderr.
             """
     )
 
@@ -56,11 +61,13 @@ struct BenchDecodeCommand: ParsableCommand {
         var file: String
         var frameCount = 0
         var decoded = 0
-        var ours: Double = .nan
-        var ffmpeg: Double = .nan
-        var peers: [String: Double] = [:]
+        /// Median (wall s, CPU s) per tool.
+        var ours = Cost()
+        var ffmpeg = Cost()
+        var peers: [String: Cost] = [:]
         var peerErrors: [String: String] = [:]
         var oursPTS: [Double] = []
+        var statistics: VideoReader.Statistics?
         var peerPTS: [String: [Double]] = [:]
     }
 
@@ -73,15 +80,20 @@ struct BenchDecodeCommand: ParsableCommand {
         for path in paths {
             var row = Row(file: path)
             progress("tokenreel: \(path)")
-            row.ours = median(try (0..<repeats).map { _ in try time { try decodeOurs(path, into: &row) } })
+            row.ours = .median(try (0..<repeats).map { _ in try measure(.self) { try decodeOurs(path, into: &row) } })
+            progress("  \(row.statistics.map { "\($0)" } ?? "")")
             progress("ffmpeg -f null: \(path)")
-            row.ffmpeg = median(try (0..<repeats).map { _ in
-                try time { try runTool("ffmpeg", ["-nostdin", "-v", "error", "-threads", "\(threads)", "-i", path, "-f", "null", "-"]) }
+            row.ffmpeg = .median(try (0..<repeats).map { _ in
+                try measure(.children) {
+                    try runTool("ffmpeg", ["-nostdin", "-v", "error", "-threads", "\(threads)", "-i", path, "-f", "null", "-"])
+                }
             })
             rows.append(row)
         }
         if !noPeers { try runPeers(&rows) }
-        print(table(rows))
+        print(table(rows, "wall-clock second", \.wall))
+        print()
+        print(table(rows, "CPU-second", \.cpu))
     }
 
     private func decodeOurs(_ path: String, into row: inout Row) throws {
@@ -92,6 +104,7 @@ struct BenchDecodeCommand: ParsableCommand {
         try reader.decode(plan, geometry: FrameGeometry(shortSide: size, cropWidth: size, cropHeight: size)) { pts += $0.frameTimestamps }
         row.frameCount = reader.info.frameCount
         row.decoded = reader.statistics.framesDecoded
+        row.statistics = reader.statistics
         row.oursPTS = pts
     }
 
@@ -108,12 +121,12 @@ struct BenchDecodeCommand: ParsableCommand {
                   let file = object["file"] as? String, let tool = object["tool"] as? String,
                   let i = rows.firstIndex(where: { $0.file == file }) else { continue }
             if let error = object["error"] as? String { rows[i].peerErrors[tool] = error; continue }
-            rows[i].peers[tool] = object["median"] as? Double
+            rows[i].peers[tool] = Cost(wall: object["median"] as? Double ?? .nan, cpu: object["cpu_median"] as? Double ?? .nan)
             rows[i].peerPTS[tool] = object["pts"] as? [Double]
         }
     }
 
-    private func table(_ rows: [Row]) -> String {
+    private func table(_ rows: [Row], _ unit: String, _ metric: KeyPath<Cost, Double>) -> String {
         func rate(_ seconds: Double?) -> String {
             guard let seconds, seconds.isFinite, seconds > 0 else { return "-" }
             return String(format: "%.2f", 1 / seconds)
@@ -129,15 +142,17 @@ struct BenchDecodeCommand: ParsableCommand {
             return "\(same)/\(theirs.count)"
         }
         var lines = [
-            "Videos per second (median of \(repeats)), \(frames) frames uniform at \(size)x\(size), \(threads) decoder thread(s) per file.",
+            "Videos per \(unit) (median of \(repeats)), \(frames) frames uniform at \(size)x\(size), \(threads) decoder thread(s) per file.",
             "",
             "| file | frames decoded / total | ffmpeg CLI full decode | TokenReel | PyAV | decord | TokenReel / ffmpeg | TokenReel / best peer | same frames as PyAV | as decord |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in rows {
-            let best = [row.peers["pyav"], row.peers["decord"]].compactMap { $0 }.min()
-            lines.append("| \((row.file as NSString).lastPathComponent) | \(row.decoded) / \(row.frameCount) | \(rate(row.ffmpeg)) | \(rate(row.ours)) "
-                + "| \(rate(row.peers["pyav"])) | \(rate(row.peers["decord"])) | \(ratio(row.ours, row.ffmpeg)) | \(ratio(row.ours, best)) "
+            let pyav = row.peers["pyav"]?[keyPath: metric], decord = row.peers["decord"]?[keyPath: metric]
+            let best = [pyav, decord].compactMap { $0 }.filter(\.isFinite).min()   // the faster peer
+            let ours = row.ours[keyPath: metric], ffmpeg = row.ffmpeg[keyPath: metric]
+            lines.append("| \((row.file as NSString).lastPathComponent) | \(row.decoded) / \(row.frameCount) | \(rate(ffmpeg)) | \(rate(ours)) "
+                + "| \(rate(pyav)) | \(rate(decord)) | \(ratio(ours, ffmpeg)) | \(ratio(ours, best)) "
                 + "| \(agree(row, "pyav")) | \(agree(row, "decord")) |")
         }
         return lines.joined(separator: "\n")
@@ -149,15 +164,33 @@ struct BenchDecodeCommand: ParsableCommand {
         return names.filter { !$0.hasPrefix("partial-") }.sorted().map { "\(directory)/\($0)" }
     }
 
-    private func time(_ body: () throws -> Void) rethrows -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    /// Wall-clock and CPU seconds of one run.
+    struct Cost {
+        var wall: Double = .nan
+        var cpu: Double = .nan
+
+        static func median(_ runs: [Cost]) -> Cost {
+            func mid(_ values: [Double]) -> Double {
+                let v = values.sorted()
+                return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+            }
+            return Cost(wall: mid(runs.map(\.wall)), cpu: mid(runs.map(\.cpu)))
+        }
     }
 
-    private func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    enum Who { case `self`, children }
+
+    /// Times `body`: wall clock, and CPU (user + system) of this process or of its waited-for children.
+    private func measure(_ who: Who, _ body: () throws -> Void) rethrows -> Cost {
+        func cpu() -> Double {
+            var usage = rusage()
+            getrusage((who == .self ? RUSAGE_SELF : RUSAGE_CHILDREN).rawValue, &usage)
+            func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+            return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        }
+        let start = DispatchTime.now().uptimeNanoseconds, startCPU = cpu()
+        try body()
+        return Cost(wall: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, cpu: cpu() - startCPU)
     }
 
     private func progress(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
