@@ -180,6 +180,8 @@ final class OpenedVideo {
     let codec: UnsafePointer<AVCodec>
     var info: VideoInfo
     let transform: DisplayTransform
+    /// The duration is the video stream's own (not the container's, which may cover longer audio).
+    private(set) var durationFromStream: Bool
 
     init(path: String, log: FileLog) throws {
         var isDirectory: ObjCBool = false
@@ -215,6 +217,7 @@ final class OpenedVideo {
         }
         streamIndex = index
         codec = decoder!
+        durationFromStream = false
 
         var matrix: [Int32] = []
         if let m = tr_stream_display_matrix(stream) { matrix = Array(UnsafeBufferPointer(start: m, count: 9)) }
@@ -240,9 +243,13 @@ final class OpenedVideo {
         if stream.pointee.start_time != noPTS { startTime = Double(stream.pointee.start_time) * tbValue }
         else if input.raw.pointee.start_time != noPTS { startTime = Double(input.raw.pointee.start_time) / Double(AV_TIME_BASE) }
         var duration = 0.0
+        var fromStream = true
         if stream.pointee.duration != noPTS && stream.pointee.duration > 0 {
             duration = Double(stream.pointee.duration) * tbValue
+        } else if let tagged = Self.durationTag(stream) {
+            duration = tagged      // Matroska keeps per-track durations in a DURATION tag
         } else if input.raw.pointee.duration != noPTS && input.raw.pointee.duration > 0 {
+            fromStream = false     // the container's: may include a longer audio track
             let formatStart = input.raw.pointee.start_time == noPTS ? 0 : Double(input.raw.pointee.start_time) / Double(AV_TIME_BASE)
             duration = Double(input.raw.pointee.duration) / Double(AV_TIME_BASE) - max(0, startTime - formatStart)
         }
@@ -254,6 +261,7 @@ final class OpenedVideo {
             frameCount = estimate
             source = "estimated"
         }
+        durationFromStream = fromStream && duration > 0
         var hasAudio = false
         for i in 0..<Int(input.raw.pointee.nb_streams) where input.stream(Int32(i)).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO {
             hasAudio = true
@@ -288,8 +296,9 @@ final class OpenedVideo {
         if count > 0 {
             info.frameCount = count
             info.frameCountSource = "counted"
-            if info.duration <= 0, lastEnd != Int64.min {
+            if !durationFromStream, lastEnd != Int64.min {
                 info.duration = Double(lastEnd) * info.timeBase.value - info.startTime
+                durationFromStream = true
             }
         }
     }
@@ -307,6 +316,15 @@ final class OpenedVideo {
         if error.code == tr_averror(ENOENT) { return .notFound }
         if error.code == tr_averror(EACCES) || error.code == tr_averror(EIO) { return .io }
         return .notMedia
+    }
+
+    /// A stream's "DURATION" metadata tag ("HH:MM:SS.fraction", as Matroska muxers write it), in seconds.
+    private static func durationTag(_ stream: UnsafeMutablePointer<AVStream>) -> Double? {
+        guard let entry = av_dict_get(stream.pointee.metadata, "DURATION", nil, 0), let value = entry.pointee.value else { return nil }
+        let parts = String(cString: value).split(separator: ":")
+        guard parts.count == 3, let h = Double(parts[0]), let m = Double(parts[1]), let sec = Double(parts[2]) else { return nil }
+        let seconds = h * 3600 + m * 60 + sec
+        return seconds > 0 ? seconds : nil
     }
 
     private static func streamSummary(_ ctx: UnsafeMutablePointer<AVFormatContext>) -> String {

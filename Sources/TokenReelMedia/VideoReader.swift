@@ -36,6 +36,8 @@ public final class VideoReader {
     /// No frame before the first one decoded since the last open/seek: earlier targets take it.
     private var atStreamStart = true
     private var demuxEnded = false
+    /// The demuxer stopped with an error rather than at a clean end of file.
+    private var readFailed = false
     private var decoderDrained = false
     /// dts (or pts) of the last video packet read from the demuxer, in stream ticks.
     private var lastDemuxedTicks: Int64?
@@ -288,6 +290,7 @@ public final class VideoReader {
         heldTime = nil
         self.atStreamStart = atStreamStart
         demuxEnded = false
+        readFailed = false
         decoderDrained = false
         lastDemuxedTicks = nil
         recentTimes.removeAll(keepingCapacity: true)
@@ -336,7 +339,9 @@ public final class VideoReader {
     }
 
     /// The stream ended: the held frame takes every later target, unless the file stops well
-    /// before where its header says the video ends (then it is truncated).
+    /// before where its header says the video ends and there is evidence of damage (a read error,
+    /// FFmpeg's warnings, or a duration that is the video stream's own): then it is truncated.
+    /// A clean end before a container duration that covers a longer audio track is not an error.
     private func finishAtEndOfStream() throws {
         guard let heldTime else {
             throw MediaError(kind: .corrupt, path: path, message: "no frame could be decoded", timestamp: nil)
@@ -346,7 +351,8 @@ public final class VideoReader {
         guard let last = pending.last else { return }
         let tolerance = max(0.5, 4 * info.frameInterval)
         let expectedEnd = info.startTime + info.duration
-        if targets[last] > heldTime + tolerance && expectedEnd > heldTime + tolerance {
+        let damaged = readFailed || video.durationFromStream || !log.lines.isEmpty
+        if damaged && targets[last] > heldTime + tolerance && expectedEnd > heldTime + tolerance {
             throw MediaError(kind: .truncated, path: path,
                              message: "video data ends at \(formatSeconds(heldTime)) s but the header says \(formatSeconds(expectedEnd)) s",
                              timestamp: heldTime)
@@ -441,6 +447,7 @@ public final class VideoReader {
                 spare.append(packet)
                 if queue.isEmpty && heldTime == nil { throw error }
                 demuxEnded = true
+                readFailed = true
                 return
             }
             if status == .endOfStream { spare.append(packet); demuxEnded = true; return }

@@ -26,6 +26,19 @@ final class FormatTests: XCTestCase {
         }
     }
 
+    func testAudioLongerThanVideoIsNotTruncation() throws {
+        // The container's duration covers 4 s of audio; the video stops after 2 s, cleanly.
+        for name in ["long-audio.mkv", "long-audio.ts"] {
+            let path = try TestVideos.make(name, ["-f", "lavfi", "-i", TestVideos.indexSource(frames: 50), "-f", "lavfi", "-i", "sine=d=4",
+                                                  "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "mp2"])
+            let clips = try assertPicksMatchFFmpeg(path, .uniform(frames: 8))
+            XCTAssertEqual(clips.count, 1, name)
+        }
+        let info = try MediaProbe.probe(path: TestVideos.directory.appendingPathComponent("long-audio.mkv").path)
+        XCTAssertEqual(info.duration, 2, accuracy: 0.05)
+        XCTAssertTrue(info.hasAudio)
+    }
+
     func testVariableFrameRate() throws {
         // 60 frames: 20 at 25 fps, 20 at 10 fps, 20 at 50 fps (timestamps, not duplicated frames).
         let pts = "setpts='(if(lt(N,20),N*0.04,if(lt(N,40),0.8+(N-20)*0.1,2.8+(N-40)*0.02)))/TB'"
