@@ -44,6 +44,8 @@ public final class VideoReader {
     /// Packets read but not yet sent (a lookahead for skip decisions), oldest first.
     private var queue: [Packet] = []
     private var spare: [Packet] = []
+    /// Latest presentation (or decode) time of a packet sent since the last seek.
+    private var lastSentTime: Double?
     /// Presentation times of recently sent packets (for skip decisions).
     private var recentTimes: [Double] = []
     private static let lookahead = 16
@@ -291,6 +293,7 @@ public final class VideoReader {
         self.atStreamStart = atStreamStart
         demuxEnded = false
         readFailed = false
+        lastSentTime = nil
         decoderDrained = false
         lastDemuxedTicks = nil
         recentTimes.removeAll(keepingCapacity: true)
@@ -339,9 +342,9 @@ public final class VideoReader {
     }
 
     /// The stream ended: the held frame takes every later target, unless the file stops well
-    /// before where its header says the video ends and there is evidence of damage (a read error,
-    /// FFmpeg's warnings, or a duration that is the video stream's own): then it is truncated.
-    /// A clean end before a container duration that covers a longer audio track is not an error.
+    /// before where its header says the video ends and there is evidence of damage: then it is
+    /// truncated or corrupt. A clean end (a long last frame, or a container duration that covers
+    /// a longer audio track) is not an error.
     private func finishAtEndOfStream() throws {
         guard let heldTime else {
             throw MediaError(kind: .corrupt, path: path, message: "no frame could be decoded", timestamp: nil)
@@ -351,14 +354,36 @@ public final class VideoReader {
         guard let last = pending.last else { return }
         let tolerance = max(0.5, 4 * info.frameInterval)
         let expectedEnd = info.startTime + info.duration
-        let damaged = readFailed || video.durationFromStream || !log.lines.isEmpty
-        if damaged && targets[last] > heldTime + tolerance && expectedEnd > heldTime + tolerance {
-            throw MediaError(kind: .truncated, path: path,
-                             message: "video data ends at \(formatSeconds(heldTime)) s but the header says \(formatSeconds(expectedEnd)) s",
-                             timestamp: heldTime)
+        if targets[last] > heldTime + tolerance && expectedEnd > heldTime + tolerance,
+           let kind = damage(after: heldTime + tolerance) {
+            let message = kind == .truncated
+                ? "video data ends at \(formatSeconds(heldTime)) s but the header says \(formatSeconds(expectedEnd)) s"
+                : "no frame could be decoded after \(formatSeconds(heldTime)) s of \(formatSeconds(expectedEnd)) s"
+            throw MediaError(kind: kind, path: path, message: message, timestamp: heldTime)
         }
         let slot = try slotForHeld()
         for id in pending { assign(id, to: slot) }
+    }
+
+    /// Why no frame came after `time` (s), if the file is damaged: `.corrupt` when packets were
+    /// read but gave no frame, when the index points at bytes that exist but could not be read, or
+    /// when only the decoder complained; `.truncated` on a read error, the demuxer's "partial
+    /// file" / "ended prematurely" warnings, or an index pointing past the end of the file.
+    /// nil for a clean end.
+    private func damage(after time: Double) -> MediaError.Kind? {
+        if let sent = lastSentTime, sent > time { return .corrupt }
+        if readFailed { return .truncated }
+        let lines = log.lines.map { $0.lowercased() }
+        if lines.contains(where: { line in ["partial file", "ended prematurely", "truncat"].contains { line.contains($0) } }) {
+            return .truncated
+        }
+        let count = avformat_index_get_entries_count(stream)
+        if count > 0, let entry = avformat_index_get_entry(stream, count - 1),
+           Double(entry.pointee.timestamp) * timeBase > time, let pb = video.input.raw.pointee.pb {
+            let size = avio_size(pb)
+            return size > 0 && entry.pointee.pos >= size ? .truncated : .corrupt
+        }
+        return lines.isEmpty ? nil : .corrupt
     }
 
     /// Presentation time (s) of a decoded frame: best_effort_timestamp, or one frame after the
@@ -404,6 +429,8 @@ public final class VideoReader {
         decoder.raw.pointee.skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
         if skip { statistics.packetsMarkedSkippable += 1 }
         statistics.packetsSent += 1
+        let dts = packet.raw.pointee.dts
+        if let sent = time ?? (dts == noPTS ? nil : Double(dts) * timeBase) { lastSentTime = max(lastSentTime ?? sent, sent) }
         if let time {
             recentTimes.append(time)
             if recentTimes.count > Self.lookahead { recentTimes.removeFirst() }
