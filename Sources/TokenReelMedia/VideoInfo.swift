@@ -299,6 +299,8 @@ final class OpenedVideo {
             if !durationFromStream, lastEnd != Int64.min {
                 info.duration = Double(lastEnd) * info.timeBase.value - info.startTime
                 durationFromStream = true
+            } else if info.duration <= 0, let fps = info.avgFrameRate ?? info.realFrameRate {
+                info.duration = Double(count) / fps      // raw streams carry no timestamps at all
             }
         }
     }

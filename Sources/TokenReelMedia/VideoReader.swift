@@ -77,13 +77,22 @@ public final class VideoReader {
         public var seeks = 0
     }
 
-    /// Opens `path` and probes it (the frame count is estimated when the container lacks it).
+    /// Opens `path` and probes it (the frame count is estimated when the container lacks it, and
+    /// counted when even the duration is unknown).
     /// - Throws: `MediaError` naming the file and the cause.
     public init(path: String, options: DecodeOptions = .init()) throws {
         let log = FileLog()
         log.startDeadline(seconds: options.timeoutSeconds)
         let (video, decoder) = try withMediaErrors(path: path, log: log) { () -> (OpenedVideo, Decoder) in
             let video = try OpenedVideo(path: path, log: log)
+            if video.info.duration <= 0 {
+                // No duration anywhere (raw streams): count the packets on a second opening.
+                let counter = try OpenedVideo(path: path, log: log)
+                try counter.countFrames(path: path)
+                video.info.duration = counter.info.duration
+                video.info.frameCount = counter.info.frameCount
+                video.info.frameCountSource = counter.info.frameCountSource
+            }
             let stream = video.input.stream(video.streamIndex)
             do {
                 let decoder = try Decoder(codec: video.codec, parameters: stream.pointee.codecpar, threads: options.threads, log: log)

@@ -14,6 +14,8 @@ final class FormatTests: XCTestCase {
             ("mjpeg.mov", ["-c:v", "mjpeg", "-q:v", "3"]),
             ("h264.mov", ["-c:v", "libx264", "-preset", "ultrafast"]),
             ("h264-faststart.mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-g", "12", "-movflags", "+faststart"]),
+            ("h264.ts", ["-c:v", "libx264", "-preset", "ultrafast", "-g", "12"]),
+            ("raw.h264", ["-c:v", "libx264", "-preset", "ultrafast", "-g", "12"]),   // no container timestamps at all
         ]
         for (name, codec) in cases {
             let path = try TestVideos.indexed(name, frames: 40, codec: codec)

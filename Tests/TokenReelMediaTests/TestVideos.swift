@@ -66,9 +66,13 @@ enum TestVideos {
     static func frameTimes(_ path: String) throws -> [Double] {
         let csv = try run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries",
                                       "frame=best_effort_timestamp_time", "-of", "csv=p=0", path])
-        return String(decoding: csv, as: UTF8.self).split(whereSeparator: \.isNewline).compactMap {
-            Double($0.trimmingCharacters(in: CharacterSet(charactersIn: ", ")))
+        let fields = String(decoding: csv, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ", ")) }.filter { !$0.isEmpty }
+        if !fields.isEmpty && fields.allSatisfy({ $0 == "N/A" }) {
+            // Raw streams have no timestamps: FFmpeg's demuxer assumes 25 fps, frame k at k / 25.
+            return fields.indices.map { Double($0) / 25 }
         }
+        return fields.compactMap(Double.init)
     }
 
     /// The index (position in `times`) of the frame whose presentation interval holds `t`:
