@@ -73,4 +73,9 @@ public struct DecodedClip: Sendable {
     public var pixels: [UInt8]
     /// Real presentation time (s, `best_effort_timestamp`) of the decoded frame used for each target.
     public var frameTimestamps: [Double]
+
+    public init(plan: ClipPlan, frames: Int, height: Int, width: Int, pixels: [UInt8], frameTimestamps: [Double]) {
+        self.plan = plan; self.frames = frames; self.height = height; self.width = width
+        self.pixels = pixels; self.frameTimestamps = frameTimestamps
+    }
 }

@@ -15,6 +15,7 @@ final class FormatTests: XCTestCase {
             ("h264.mov", ["-c:v", "libx264", "-preset", "ultrafast"]),
             ("h264-faststart.mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-g", "12", "-movflags", "+faststart"]),
             ("h264.ts", ["-c:v", "libx264", "-preset", "ultrafast", "-g", "12"]),
+            ("av1.mkv", ["-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "40", "-b:v", "0", "-g", "12"]),
             ("raw.h264", ["-c:v", "libx264", "-preset", "ultrafast", "-g", "12"]),   // no container timestamps at all
         ]
         for (name, codec) in cases {
