@@ -141,9 +141,13 @@ final class RGBImage {
 final class Scaler {
     private var raw: OpaquePointer?
     private var key: (w: Int32, h: Int32, fmt: Int32, cs: Int32, full: Bool)?
-    let flags: Int32
+    let algorithm: ScalingAlgorithm
+    private let flags: Int32
 
-    init(algorithm: ScalingAlgorithm) { flags = algorithm.swsFlags | SWS_ACCURATE_RND }
+    init(algorithm: ScalingAlgorithm) {
+        self.algorithm = algorithm
+        flags = algorithm.swsFlags | SWS_ACCURATE_RND
+    }
 
     deinit { sws_freeContext(raw) }
 

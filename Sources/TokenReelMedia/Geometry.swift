@@ -43,8 +43,9 @@ public struct FrameGeometry: Sendable, Equatable {
 
 /// Decoder settings for one file.
 public struct DecodeOptions: Sendable {
-    /// Wall-clock budget (s) for opening a file, and again for each `decode` call; <= 0: none.
-    /// Past it, FFmpeg's I/O is interrupted and decoding stops with a `.timeout` error.
+    /// Wall-clock budget (s) for opening a file, and again for decoding each clip (time spent in
+    /// the caller's clip handler does not count); <= 0: none. Past it, FFmpeg's I/O is interrupted
+    /// (its interrupt callback) and decoding stops between packets with a `.timeout` error.
     public var timeoutSeconds: Double
     /// Decoder threads per file. 1 (the default) gives the most frames per CPU-second when
     /// several files decode side by side; more enables FFmpeg's frame threading for one long file.

@@ -121,13 +121,14 @@ public final class VideoReader {
     /// - Throws: `MediaError` (with the timestamp where decoding failed when known), or what `body` throws.
     public func decode(_ plan: SamplingPlan, geometry: FrameGeometry, _ body: (DecodedClip) throws -> Void) throws {
         try geometry.validate()
-        log.startDeadline(seconds: options.timeoutSeconds)
         statistics = Statistics()
         prepareTargets(plan)
         prepareScaling(geometry)
         var pixels: [UInt8] = []
         for (k, clip) in plan.clips.enumerated() {
             let ids = clip.timestamps.map(targetID)
+            // The budget covers decoding each clip, not the time `body` spends (a full queue downstream).
+            log.startDeadline(seconds: options.timeoutSeconds)
             try withMediaErrors(path: path, log: log, timestamp: self.heldTime) {
                 try resolve(ids)
             }
@@ -176,7 +177,7 @@ public final class VideoReader {
     private func prepareScaling(_ geometry: FrameGeometry) {
         let size = geometry.resizedSize(displayWidth: info.displayWidth, displayHeight: info.displayHeight)
         let coded = video.transform.transpose ? (size.height, size.width) : (size.width, size.height)
-        if size != resized || coded != resizedCoded || scaler?.flags != (geometry.scaling.swsFlags | SWS_ACCURATE_RND) {
+        if size != resized || coded != resizedCoded || scaler?.algorithm != geometry.scaling {
             slots = []; slotTimes = []; slotRefs = []; freeSlots = []
             scaler = Scaler(algorithm: geometry.scaling)
         }

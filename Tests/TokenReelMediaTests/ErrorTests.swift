@@ -103,6 +103,19 @@ final class ErrorTests: XCTestCase {
         XCTAssertFalse(error?.ffmpegLog.isEmpty ?? true)
     }
 
+    func testTimeSpentInTheClipHandlerIsNotDecodeTime() throws {
+        let path = try TestVideos.indexed("slow-consumer.mp4", frames: 50, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
+        let reader = try VideoReader(path: path, options: DecodeOptions(timeoutSeconds: 2))
+        let plan = try SamplingPlan.make(for: reader.info, mode: .multiview(frames: 2, clips: 4, clipSeconds: nil, spatialCrops: 1))
+        var delivered = 0
+        // 4 x 0.7 s in the handler (a full queue downstream) exceeds the 2 s budget only if it counted.
+        try reader.decode(plan, geometry: TestVideos.wholeFrame(reader.info)) { _ in
+            delivered += 1
+            Thread.sleep(forTimeInterval: 0.7)
+        }
+        XCTAssertEqual(delivered, 4)
+    }
+
     func testDeadlineInterruptsTheFile() throws {
         let path = try TestVideos.indexed("deadline.mp4", frames: 10, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
         XCTAssertEqual(failure(path, options: DecodeOptions(timeoutSeconds: 1e-9))?.kind, .timeout)
