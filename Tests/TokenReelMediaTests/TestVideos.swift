@@ -12,6 +12,7 @@ enum TestVideos {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("tokenreel-media-tests-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: TestVideos.directory) }
         return url
     }()
 
