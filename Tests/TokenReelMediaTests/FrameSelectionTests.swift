@@ -1,0 +1,117 @@
+import XCTest
+@testable import TokenReelMedia
+
+/// The reader must return, for every target time, the frame whose presentation interval holds
+/// it, according to FFmpeg's own per-frame timestamps (ffprobe), whatever the seek/skip strategy.
+extension XCTestCase {
+    /// Checks every clip of `mode` on `path`: pattern index and timestamp of each frame against
+    /// ffprobe's frame list. Returns the clips.
+    @discardableResult
+    func assertPicksMatchFFmpeg(_ path: String, _ mode: SamplingMode, options: DecodeOptions = .init(),
+                                file: StaticString = #filePath, line: UInt = #line) throws -> [DecodedClip] {
+        let times = try TestVideos.frameTimes(path)
+        XCTAssertFalse(times.isEmpty, file: file, line: line)
+        let (_, plan, clips) = try TestVideos.decodeAll(path, mode, options: options)
+        XCTAssertEqual(clips.count, plan.clips.count, file: file, line: line)
+        for (clip, planned) in zip(clips, plan.clips) {
+            XCTAssertEqual(clip.plan, planned, file: file, line: line)
+            for (j, t) in planned.timestamps.enumerated() {
+                let expected = TestVideos.expectedFrame(for: t, times: times)
+                XCTAssertEqual(TestVideos.frameIndex(clip, frame: j), expected,
+                               "clip \(planned.index) target \(j) at \(t) s", file: file, line: line)
+                XCTAssertEqual(clip.frameTimestamps[j], times[expected], accuracy: 1e-6,
+                               "clip \(planned.index) target \(j) at \(t) s", file: file, line: line)
+            }
+        }
+        return clips
+    }
+
+    /// Pixels must not depend on how the reader got there (seek or not, skip or not, threads).
+    func assertSameFramesForEveryStrategy(_ path: String, _ mode: SamplingMode,
+                                          file: StaticString = #filePath, line: UInt = #line) throws {
+        let variants = [
+            DecodeOptions(skipUnneededFrames: false, allowSeeking: false),
+            DecodeOptions(skipUnneededFrames: true, allowSeeking: false),
+            DecodeOptions(skipUnneededFrames: false, allowSeeking: true),
+            DecodeOptions(threads: 2),
+        ]
+        let (_, _, reference) = try TestVideos.decodeAll(path, mode, options: .init())
+        for options in variants {
+            let (_, _, clips) = try TestVideos.decodeAll(path, mode, options: options)
+            XCTAssertEqual(clips.map(\.pixels), reference.map(\.pixels), "\(options)", file: file, line: line)
+            XCTAssertEqual(clips.map(\.frameTimestamps), reference.map(\.frameTimestamps), "\(options)", file: file, line: line)
+        }
+    }
+}
+
+final class FrameSelectionTests: XCTestCase {
+    func testUniformOnConstantFrameRateH264WithBFrames() throws {
+        let path = try TestVideos.indexed("cfr.mp4", frames: 75, codec: ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "250"])
+        let clips = try assertPicksMatchFFmpeg(path, .uniform(frames: 16))
+        // MMAction2 test-mode SampleFrames(clip_len=1, num_clips=16): floor((i + 0.5) * 75 / 16).
+        XCTAssertEqual((0..<16).map { TestVideos.frameIndex(clips[0], frame: $0) }, (0..<16).map { Int((Double($0) + 0.5) * 75 / 16) })
+        XCTAssertFalse(clips[0].plan.repeatedFrames)
+    }
+
+    func testSeekingAndSkippingNeverChangeTheFrames() throws {
+        let path = try TestVideos.indexed("gop10.mp4", frames: 150, codec: ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                                                                             "-x264-params", "bframes=3:b-pyramid=none", "-g", "10"])
+        try assertPicksMatchFFmpeg(path, .sliding(frames: 4, clipSeconds: 1, strideSeconds: 1.5, tail: .pad))
+        try assertSameFramesForEveryStrategy(path, .sliding(frames: 4, clipSeconds: 1, strideSeconds: 0.6, tail: .shift))
+        try assertSameFramesForEveryStrategy(path, .uniform(frames: 8))
+    }
+}
+
+/// The reader does only the work the plan needs, and its memory does not grow with files.
+final class DecodeWorkTests: XCTestCase {
+    func testSeeksOverGOPsSkipsUnneededFramesAndConvertsOnlyPicks() throws {
+        let path = try TestVideos.indexed("work-gop10.mp4", frames: 200, codec: ["-c:v", "libx264", "-preset", "ultrafast",
+                                                                                  "-x264-params", "bframes=3:b-pyramid=none", "-g", "10"])
+        let (reader, plan, clips) = try TestVideos.decodeAll(path, .uniform(frames: 4))
+        let stats = reader.statistics
+        XCTAssertGreaterThan(stats.seeks, 0)
+        XCTAssertLessThan(stats.packetsSent, 100, "\(stats)")   // 4 targets, one GOP of 10 each at most (+ lookahead)
+        XCTAssertGreaterThan(stats.packetsMarkedSkippable, 0, "\(stats)")
+        XCTAssertEqual(stats.framesConverted, Set(clips[0].frameTimestamps).count)
+        XCTAssertEqual(plan.clips.count, 1)
+
+        // Long GOP: no seek can help, but non-reference B-frames nobody picks are skipped.
+        let long = try TestVideos.indexed("work-long-gop.mp4", frames: 200, codec: ["-c:v", "libx264", "-preset", "ultrafast",
+                                                                                     "-x264-params", "bframes=3:b-pyramid=none", "-g", "250"])
+        let (longReader, _, _) = try TestVideos.decodeAll(long, .uniform(frames: 4))
+        XCTAssertEqual(longReader.statistics.seeks, 0)
+        XCTAssertLessThan(longReader.statistics.framesDecoded, 120, "\(longReader.statistics)")
+    }
+
+    func testThreeCropsShareOneDecode() throws {
+        let path = try TestVideos.indexed("crops.mp4", width: 96, height: 48, frames: 30, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
+        let (reader, _, clips) = try TestVideos.decodeAll(path, .multiview(frames: 2, clips: 2, clipSeconds: nil, spatialCrops: 3),
+                                                          geometry: { _ in FrameGeometry(shortSide: 48, cropWidth: 48, cropHeight: 48) })
+        XCTAssertEqual(clips.map(\.plan.crop), [.start, .center, .end, .start, .center, .end])
+        XCTAssertEqual(reader.statistics.framesConverted, 4)
+        // Left crop's right half is the centre crop's left half.
+        let row = 48 * 3
+        for y in 0..<48 {
+            XCTAssertEqual(clips[0].pixels[(y * row + 24 * 3)..<(y * row + row)], clips[1].pixels[(y * row)..<(y * row + 24 * 3)])
+        }
+        XCTAssertNotEqual(clips[0].pixels, clips[2].pixels)
+    }
+
+    func testMemoryDoesNotGrowOverManyFiles() throws {
+        let path = try TestVideos.indexed("memory.mp4", frames: 25, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
+        func residentBytes() -> Int {
+            let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
+            return (Int(statm.split(separator: " ")[1]) ?? 0) * 4096
+        }
+        func run(_ n: Int) throws {
+            for _ in 0..<n {
+                _ = try TestVideos.decodeAll(path, .uniform(frames: 8))
+                _ = try? MediaProbe.probe(path: path + ".missing")
+            }
+        }
+        try run(50)   // warm up allocator pools
+        let before = residentBytes()
+        try run(300)
+        XCTAssertLessThan(residentBytes() - before, 8 << 20, "resident memory grew over 300 files")
+    }
+}
