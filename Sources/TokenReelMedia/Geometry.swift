@@ -1,23 +1,37 @@
 /// swscale's resampling filter for the resize.
 public enum ScalingAlgorithm: String, Codable, Sendable, CaseIterable { case bilinear, bicubic, area, point, lanczos }
 
+/// How the displayed frame becomes the model's `cropWidth` x `cropHeight` input.
+public enum ResizeMode: String, Codable, Sendable, CaseIterable {
+    /// Resize the short side to `shortSide` keeping the aspect ratio, then crop (ViViT, MMAction2).
+    case shortSideCrop = "short_side_crop"
+    /// Resize the whole frame to exactly the crop size, ignoring the aspect ratio: nothing on
+    /// screen is cut off, and a motion of 30% of the frame's width stays 30% of the input's
+    /// (what tasks defined relative to the frame, such as Motion10, want).
+    case stretch
+}
+
 /// The model's input geometry: resize the displayed frame so its short side is `shortSide`,
 /// then crop `cropWidth` x `cropHeight` (MMAction2's `Resize(-1, R)` + `CenterCrop`/`ThreeCrop`).
 /// When the crop is larger than the resized frame in either direction, the frame is resized
-/// just enough to cover it.
+/// just enough to cover it. With `resize: .stretch` the whole frame is resized to the crop size.
 public struct FrameGeometry: Sendable, Equatable {
     public var shortSide: Int
     public var cropWidth: Int
     public var cropHeight: Int
     public var scaling: ScalingAlgorithm
+    public var resize: ResizeMode
 
-    public init(shortSide: Int, cropWidth: Int, cropHeight: Int, scaling: ScalingAlgorithm = .bilinear) {
+    public init(shortSide: Int, cropWidth: Int, cropHeight: Int, scaling: ScalingAlgorithm = .bilinear,
+                resize: ResizeMode = .shortSideCrop) {
         self.shortSide = shortSide; self.cropWidth = cropWidth; self.cropHeight = cropHeight; self.scaling = scaling
+        self.resize = resize
     }
 
     /// Size of the resized displayed frame for a displayed `width` x `height` source
     /// (each side rounded to nearest, as mmcv's `rescale_size`).
     func resizedSize(displayWidth w: Int, displayHeight h: Int) -> (width: Int, height: Int) {
+        if resize == .stretch { return (cropWidth, cropHeight) }
         var scale = Double(shortSide) / Double(min(w, h))
         scale = max(scale, Double(cropWidth) / Double(w), Double(cropHeight) / Double(h))
         return (max(cropWidth, Int(Double(w) * scale + 0.5)), max(cropHeight, Int(Double(h) * scale + 0.5)))

@@ -141,6 +141,19 @@ final class FormatTests: XCTestCase {
         try assertPixelsMatchFFmpegCLI(vfr, .uniform(frames: 16), geometry: FrameGeometry(shortSide: 48, cropWidth: 64, cropHeight: 48))
     }
 
+    /// `stretch` resizes the whole 96x64 frame to the input size: ffmpeg's `scale=W:H` exactly.
+    func testStretchResizesTheWholeFrame() throws {
+        let g = FrameGeometry(shortSide: 32, cropWidth: 32, cropHeight: 40, resize: .stretch)
+        XCTAssertTrue(g.resizedSize(displayWidth: 96, displayHeight: 64) == (32, 40))
+        XCTAssertTrue(g.cropOrigin(.center, width: 32, height: 40) == (0, 0))
+        let wide = try TestVideos.indexed("stretch.mp4", width: 96, height: 64, frames: 20,
+                                          codec: ["-c:v", "libx264", "-preset", "ultrafast"])
+        try assertPixelsMatchFFmpegCLI(wide, .uniform(frames: 4), geometry: g)
+        let one: Int32 = 1 << 16
+        let portrait = try rotated(wide, name: "stretch-rot90.mp4", 0, one, -one, 0)
+        try assertPixelsMatchFFmpegCLI(portrait, .uniform(frames: 4), geometry: g)
+    }
+
     // MARK: - Display rotation
 
     /// A copy of an MP4 whose track header carries the display matrix (a, b, c, d) (16.16 values).
