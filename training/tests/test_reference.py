@@ -30,11 +30,10 @@ def read_trees() -> dict:
         if line.startswith("### "):
             cur = line[4:]
             trees[cur] = {}
-        elif line.startswith("#") or not line.strip():
-            cur = None if line.startswith("# ") else cur
-        elif cur is not None and "(" in line:
-            name, shape = line.split(None, 1)
-            trees[cur][name] = tuple(int(s) for s in re.findall(r"\d+", shape))
+        elif line.startswith("# "):
+            cur = None
+        elif cur is not None and (m := re.fullmatch(r"(\S+)\s+\(([\d, ]*)\)", line)):
+            trees[cur][m.group(1)] = tuple(int(s) for s in re.findall(r"\d+", m.group(2)))
     return trees
 
 
