@@ -1,0 +1,461 @@
+import CFFmpeg
+import CFFmpegShims
+
+/// Decodes exactly the frames a `SamplingPlan` needs from one file.
+///
+/// How a plan is read:
+/// 1. All clips' targets are merged into one sorted list; each remembers the last clip using it.
+/// 2. For each clip in plan order, the reader seeks to the keyframe before its first unresolved
+///    target when the index shows that keyframe ahead of the demuxer (or when it must go back),
+///    and otherwise decodes forward.
+/// 3. Every decoded frame closes the presentation interval of the frame before it: targets in
+///    [previous pts, this pts) take the previous frame (`best_effort_timestamp`, never index/fps).
+///    Only frames that take a target are converted by swscale, once each.
+/// 4. Before sending a packet, the decoder is told to skip it if it is a non-reference frame and
+///    another packet seen nearby lies between it and the next target (so it cannot be the pick).
+///
+/// - warning: Not thread-safe; one worker uses a reader at a time.
+public final class VideoReader {
+    public let info: VideoInfo
+    private let path: String
+    private let options: DecodeOptions
+    private let log: FileLog
+    private let video: OpenedVideo
+    private let decoder: Decoder
+    private let stream: UnsafeMutablePointer<AVStream>
+    private let timeBase: Double
+    private let noPTS = tr_nopts_value()
+
+    // Decoding state (valid between seeks).
+    private let frame = Frame()
+    /// The last decoded frame: the pick for targets before the next frame's pts.
+    private let held = Frame()
+    private var heldTime: Double?
+    /// Image slot holding `held` converted, once a target picked it.
+    private var heldSlot: Int?
+    /// No frame before the first one decoded since the last open/seek: earlier targets take it.
+    private var atStreamStart = true
+    private var demuxEnded = false
+    private var decoderDrained = false
+    /// dts (or pts) of the last video packet read from the demuxer, in stream ticks.
+    private var lastDemuxedTicks: Int64?
+    /// Packets read but not yet sent (a lookahead for skip decisions), oldest first.
+    private var queue: [Packet] = []
+    private var spare: [Packet] = []
+    /// Presentation times of recently sent packets (for skip decisions).
+    private var recentTimes: [Double] = []
+    private static let lookahead = 16
+
+    // Target bookkeeping for the current plan.
+    private var targets: [Double] = []
+    private var lastUse: [Int] = []
+    /// Image slot of each target (-1: not yet resolved).
+    private var slotOfTarget: [Int] = []
+    private var slots: [RGBImage] = []
+    private var slotTimes: [Double] = []
+    private var slotRefs: [Int] = []
+    private var freeSlots: [Int] = []
+    private var scaler: Scaler?
+    private var resized = (width: 0, height: 0)
+    private var resizedCoded = (width: 0, height: 0)
+    /// Frames decoded and converted in the last `decode` call (for benchmarks and tests).
+    public private(set) var statistics = Statistics()
+
+    /// Counters of the work one `decode` call did.
+    public struct Statistics: Sendable, Equatable {
+        public var packetsSent = 0
+        public var packetsMarkedSkippable = 0
+        public var framesDecoded = 0
+        public var framesConverted = 0
+        public var seeks = 0
+    }
+
+    /// Opens `path` and probes it (the frame count is estimated when the container lacks it).
+    /// - Throws: `MediaError` naming the file and the cause.
+    public init(path: String, options: DecodeOptions = .init()) throws {
+        let log = FileLog()
+        log.startDeadline(seconds: options.timeoutSeconds)
+        let (video, decoder) = try withMediaErrors(path: path, log: log) { () -> (OpenedVideo, Decoder) in
+            let video = try OpenedVideo(path: path, log: log)
+            let stream = video.input.stream(video.streamIndex)
+            do {
+                let decoder = try Decoder(codec: video.codec, parameters: stream.pointee.codecpar, threads: options.threads, log: log)
+                return (video, decoder)
+            } catch let error as FFmpegCallError {
+                throw MediaError(kind: .unsupportedCodec, path: path,
+                                 message: "cannot open the \(video.info.codec) decoder: \(error.message)")
+            }
+        }
+        self.path = path
+        self.options = options
+        self.log = log
+        self.video = video
+        self.decoder = decoder
+        self.info = video.info
+        self.stream = video.input.stream(video.streamIndex)
+        self.timeBase = video.info.timeBase.value
+        // Discard other streams at the demuxer: their packets are never read.
+        for i in 0..<Int(video.input.raw.pointee.nb_streams) where Int32(i) != video.streamIndex {
+            video.input.stream(Int32(i)).pointee.discard = AVDISCARD_ALL
+        }
+    }
+
+    /// Decodes only what `plan` needs; calls `body` once per `ClipPlan`, in plan order, with its
+    /// frames resized, cropped and rotated to `geometry`.
+    /// - Throws: `MediaError` (with the timestamp where decoding failed when known), or what `body` throws.
+    public func decode(_ plan: SamplingPlan, geometry: FrameGeometry, _ body: (DecodedClip) throws -> Void) throws {
+        try geometry.validate()
+        log.startDeadline(seconds: options.timeoutSeconds)
+        statistics = Statistics()
+        prepareTargets(plan)
+        prepareScaling(geometry)
+        var pixels: [UInt8] = []
+        for (k, clip) in plan.clips.enumerated() {
+            let ids = clip.timestamps.map(targetID)
+            try withMediaErrors(path: path, log: log, timestamp: self.heldTime) {
+                try resolve(ids, clipIndex: k)
+            }
+            let t = clip.timestamps.count, h = geometry.cropHeight, w = geometry.cropWidth
+            if pixels.count != t * h * w * 3 { pixels = [UInt8](repeating: 0, count: t * h * w * 3) }
+            let origin = geometry.cropOrigin(clip.crop, width: resized.width, height: resized.height)
+            pixels.withUnsafeMutableBufferPointer { out in
+                for (j, id) in ids.enumerated() {
+                    copyCrop(from: slots[slotOfTarget[id]], x: origin.x, y: origin.y, width: w, height: h,
+                             into: out.baseAddress! + j * h * w * 3)
+                }
+            }
+            let times = ids.map { slotTimes[slotOfTarget[$0]] }
+            try body(DecodedClip(plan: clip, frames: t, height: h, width: w, pixels: pixels, frameTimestamps: times))
+            release(ids, after: k)
+        }
+    }
+
+    // MARK: - Targets and image slots
+
+    private func prepareTargets(_ plan: SamplingPlan) {
+        var lastUseByTime: [Double: Int] = [:]
+        for (k, clip) in plan.clips.enumerated() {
+            for t in clip.timestamps { lastUseByTime[t] = k }
+        }
+        targets = lastUseByTime.keys.sorted()
+        lastUse = targets.map { lastUseByTime[$0]! }
+        slotOfTarget = Array(repeating: -1, count: targets.count)
+        slotRefs = Array(repeating: 0, count: slots.count)
+        freeSlots = Array(slots.indices)
+        heldSlot = nil
+    }
+
+    private func targetID(_ t: Double) -> Int { lowerBound(t) }
+
+    /// First target index with time >= t.
+    private func lowerBound(_ t: Double) -> Int {
+        var lo = 0, hi = targets.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if targets[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    private func prepareScaling(_ geometry: FrameGeometry) {
+        let size = geometry.resizedSize(displayWidth: info.displayWidth, displayHeight: info.displayHeight)
+        let coded = video.transform.transpose ? (size.height, size.width) : (size.width, size.height)
+        if size != resized || coded != resizedCoded || scaler?.flags != (geometry.scaling.swsFlags | SWS_ACCURATE_RND) {
+            slots = []; slotTimes = []; slotRefs = []; freeSlots = []
+            scaler = Scaler(algorithm: geometry.scaling)
+        }
+        resized = size
+        resizedCoded = coded
+    }
+
+    /// A slot holding `held` converted to RGB at the resized size (converting it on first use).
+    private func slotForHeld() throws -> Int {
+        if let heldSlot { return heldSlot }
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else {
+            slots.append(RGBImage(width: resizedCoded.width, height: resizedCoded.height))
+            slotTimes.append(0); slotRefs.append(0)
+            slot = slots.count - 1
+        }
+        try scaler!.convert(held.raw, into: slots[slot])
+        statistics.framesConverted += 1
+        slotTimes[slot] = heldTime!
+        heldSlot = slot
+        return slot
+    }
+
+    /// The held frame is moving on: its slot, if no target uses it, becomes free.
+    private func releaseHeldSlotIfUnused() {
+        if let heldSlot, slotRefs[heldSlot] == 0 { freeSlots.append(heldSlot) }
+        heldSlot = nil
+    }
+
+    private func assign(_ id: Int, to slot: Int) {
+        slotOfTarget[id] = slot
+        slotRefs[slot] += 1
+    }
+
+    private func release(_ ids: [Int], after clip: Int) {
+        for id in Set(ids) where lastUse[id] == clip {
+            let slot = slotOfTarget[id]
+            slotRefs[slot] -= 1
+            if slotRefs[slot] == 0 && slot != heldSlot { freeSlots.append(slot) }
+        }
+    }
+
+    // MARK: - Seeking and decoding
+
+    /// Decodes until every target in `ids` has its frame.
+    private func resolve(_ ids: [Int], clipIndex: Int) throws {
+        var attempts = 0
+        while let first = ids.filter({ slotOfTarget[$0] < 0 }).min() {
+            attempts += 1
+            if attempts > 8 {
+                throw MediaError(kind: .corrupt, path: path, message: "cannot reach the frame at \(formatSeconds(targets[first])) s (timestamps out of order?)",
+                                 timestamp: targets[first])
+            }
+            try position(for: targets[first])
+            try decodeForward(until: ids)
+        }
+    }
+
+    /// Seeks when that is needed (target behind the decoder) or cheaper (a keyframe ahead of the
+    /// demuxer at or before the target).
+    private func position(for t: Double) throws {
+        if let heldTime, t < heldTime - 1e-9 { return try seek(to: t) }
+        guard options.allowSeeking else { return }
+        let entries = avformat_index_get_entries_count(stream)
+        let ticks = Int64((t / timeBase).rounded(.down))
+        if entries > 0 {
+            guard let entry = avformat_index_get_entry_from_timestamp(stream, ticks, AVSEEK_FLAG_BACKWARD) else { return }
+            let keyframe = entry.pointee.timestamp
+            let position = lastDemuxedTicks ?? avformat_index_get_entry(stream, 0)!.pointee.timestamp
+            if keyframe > position { try seek(to: t) }
+        } else if let lastDemuxedTicks, t - Double(lastDemuxedTicks) * timeBase > 10 {
+            try seek(to: t)   // no index: seek only over long distances
+        }
+    }
+
+    /// Seeks to the keyframe at or before `t` (backing off further while the first frame decoded
+    /// lands after `t`, which happens with open GOPs and inexact indexes).
+    private func seek(to t: Double) throws {
+        var backoff = 0.0
+        while true {
+            let target = t - backoff
+            let fromStart = target <= info.startTime + 1e-9
+            let ticks = fromStart ? (stream.pointee.start_time == noPTS ? 0 : stream.pointee.start_time)
+                                  : Int64((target / timeBase).rounded(.down))
+            do {
+                try FFStatus.check(av_seek_frame(video.input.raw, video.streamIndex, ticks, AVSEEK_FLAG_BACKWARD), "av_seek_frame")
+            } catch let error as FFmpegCallError where !fromStart && error.code != FFStatus.exit {
+                backoff = .infinity   // cannot seek there: go back to the start and decode forward
+                continue
+            }
+            statistics.seeks += 1
+            resetDecoding(atStreamStart: fromStart)
+            if fromStart { return }
+            // Check the landing: the first frame must not be later than t.
+            guard try receiveFrame() else { return }
+            if frameTime(frame.raw) <= t + 1e-9 {
+                try take(frame: frame.raw)
+                return
+            }
+            backoff = backoff == 0 ? max(1, 4 * info.frameInterval) : backoff * 2
+        }
+    }
+
+    private func resetDecoding(atStreamStart: Bool) {
+        avcodec_flush_buffers(decoder.raw)
+        releaseHeldSlotIfUnused()
+        av_frame_unref(held.raw)
+        heldTime = nil
+        self.atStreamStart = atStreamStart
+        demuxEnded = false
+        decoderDrained = false
+        lastDemuxedTicks = nil
+        recentTimes.removeAll(keepingCapacity: true)
+        for p in queue { av_packet_unref(p.raw); spare.append(p) }
+        queue.removeAll(keepingCapacity: true)
+    }
+
+    /// Decodes frames until every id in `ids` is resolved or the stream ends.
+    private func decodeForward(until ids: [Int]) throws {
+        while ids.contains(where: { slotOfTarget[$0] < 0 }) {
+            guard try receiveFrame() else {
+                try finishAtEndOfStream()
+                return
+            }
+            try take(frame: frame.raw)
+        }
+    }
+
+    /// Makes the frame in `frame` the held one, first giving the previously held frame every
+    /// unresolved target in its presentation interval [held, this).
+    private func take(frame decoded: UnsafeMutablePointer<AVFrame>) throws {
+        let time = frameTime(decoded)
+        if let heldTime {
+            if time > heldTime {
+                var i = lowerBound(heldTime)
+                while i < targets.count && targets[i] < time - 1e-9 {
+                    if slotOfTarget[i] < 0 { assign(i, to: try slotForHeld()) }
+                    i += 1
+                }
+            }
+        }
+        releaseHeldSlotIfUnused()
+        av_frame_unref(held.raw)
+        av_frame_move_ref(held.raw, decoded)
+        heldTime = time
+        if atStreamStart {
+            // Targets before the first frame of the stream take the first frame.
+            atStreamStart = false
+            var i = 0
+            while i < targets.count && targets[i] < time - 1e-9 {
+                if slotOfTarget[i] < 0 { assign(i, to: try slotForHeld()) }
+                i += 1
+            }
+        }
+    }
+
+    /// The stream ended: the held frame takes every later target, unless the file stops well
+    /// before where its header says the video ends (then it is truncated).
+    private func finishAtEndOfStream() throws {
+        guard let heldTime else {
+            throw MediaError(kind: .corrupt, path: path, message: "no frame could be decoded", timestamp: nil)
+        }
+        let first = lowerBound(heldTime)
+        let pending = (first..<targets.count).filter { slotOfTarget[$0] < 0 }
+        guard let last = pending.last else { return }
+        let tolerance = max(0.5, 4 * info.frameInterval)
+        let expectedEnd = info.startTime + info.duration
+        if targets[last] > heldTime + tolerance && expectedEnd > heldTime + tolerance {
+            throw MediaError(kind: .truncated, path: path,
+                             message: "video data ends at \(formatSeconds(heldTime)) s but the header says \(formatSeconds(expectedEnd)) s",
+                             timestamp: heldTime)
+        }
+        let slot = try slotForHeld()
+        for id in pending { assign(id, to: slot) }
+    }
+
+    /// Presentation time (s) of a decoded frame: best_effort_timestamp, or one frame after the
+    /// held one when the stream carries no timestamps.
+    private func frameTime(_ f: UnsafeMutablePointer<AVFrame>) -> Double {
+        let ts = f.pointee.best_effort_timestamp
+        if ts != noPTS { return Double(ts) * timeBase }
+        return (heldTime.map { $0 + info.frameInterval }) ?? info.startTime
+    }
+
+    /// Receives the next decoded frame into `frame`; false at the end of the stream.
+    private func receiveFrame() throws -> Bool {
+        while true {
+            switch try FFStatus.check(avcodec_receive_frame(decoder.raw, frame.raw), "avcodec_receive_frame") {
+            case .ok:
+                statistics.framesDecoded += 1
+                return true
+            case .endOfStream:
+                return false
+            case .needsInput:
+                try sendNextPacket()
+            }
+        }
+    }
+
+    /// Sends the next video packet (or the end-of-stream flush) to the decoder.
+    private func sendNextPacket() throws {
+        if log.expired {
+            throw MediaError(kind: .timeout, path: path, message: "decoding exceeded \(options.timeoutSeconds) s", timestamp: heldTime)
+        }
+        try fillQueue()
+        guard !queue.isEmpty else {
+            if !decoderDrained {
+                decoderDrained = true
+                try FFStatus.check(avcodec_send_packet(decoder.raw, nil), "avcodec_send_packet")
+            }
+            return
+        }
+        let packet = queue.removeFirst()
+        defer { av_packet_unref(packet.raw); spare.append(packet) }
+        let time = packetTime(packet.raw)
+        let skip = options.skipUnneededFrames && isSkippable(time)
+        decoder.raw.pointee.skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
+        if skip { statistics.packetsMarkedSkippable += 1 }
+        statistics.packetsSent += 1
+        if let time {
+            recentTimes.append(time)
+            if recentTimes.count > Self.lookahead { recentTimes.removeFirst() }
+        }
+        do {
+            // receiveFrame drains every frame before sending, so EAGAIN cannot happen here.
+            try FFStatus.check(avcodec_send_packet(decoder.raw, packet.raw), "avcodec_send_packet")
+        } catch let error as FFmpegCallError where error.code == FFStatus.invalidData {
+            throw MediaError(kind: .corrupt, path: path, message: "undecodable data: \(error.message)",
+                             timestamp: time ?? heldTime, ffmpegLog: log.lines)
+        }
+    }
+
+    /// A non-reference frame at `time` cannot be the pick when another packet lies in
+    /// (time, next target]: that later frame (or a later one still) is the last frame before the target.
+    private func isSkippable(_ time: Double?) -> Bool {
+        guard let time else { return false }
+        var i = lowerBound(time)
+        while i < targets.count && slotOfTarget[i] >= 0 { i += 1 }
+        guard i < targets.count else { return false }
+        let next = targets[i]
+        func between(_ t: Double) -> Bool { t > time + 1e-9 && t <= next + 1e-9 }
+        if recentTimes.contains(where: between) { return true }
+        return queue.contains { packetTime($0.raw).map(between) ?? false }
+    }
+
+    private func packetTime(_ p: UnsafeMutablePointer<AVPacket>) -> Double? {
+        p.pointee.pts == noPTS ? nil : Double(p.pointee.pts) * timeBase
+    }
+
+    /// Reads video packets until the lookahead queue is full or the input ends.
+    private func fillQueue() throws {
+        while !demuxEnded && queue.count < Self.lookahead {
+            let packet = spare.popLast() ?? Packet()
+            let status: FFStatus
+            do {
+                status = try FFStatus.check(av_read_frame(video.input.raw, packet.raw), "av_read_frame")
+            } catch let error as FFmpegCallError where error.code != FFStatus.exit {
+                // A read error mid-file: the data after the last good packet is missing or broken.
+                // Decode what was read; the end-of-stream check then tells truncation from a clean end.
+                spare.append(packet)
+                if queue.isEmpty && heldTime == nil { throw error }
+                demuxEnded = true
+                return
+            }
+            if status == .endOfStream { spare.append(packet); demuxEnded = true; return }
+            if packet.raw.pointee.stream_index != video.streamIndex { av_packet_unref(packet.raw); spare.append(packet); continue }
+            let dts = packet.raw.pointee.dts != noPTS ? packet.raw.pointee.dts : packet.raw.pointee.pts
+            if dts != noPTS { lastDemuxedTicks = dts }
+            queue.append(packet)
+        }
+    }
+
+    // MARK: - Crop and rotation (the module's one place of pixel pointer arithmetic)
+
+    /// Copies the `width` x `height` crop at displayed (x, y) of `image` (coded orientation,
+    /// resized) into `out` ([height, width, 3]), applying the display transform.
+    private func copyCrop(from image: RGBImage, x: Int, y: Int, width: Int, height: Int, into out: UnsafeMutablePointer<UInt8>) {
+        let transform = video.transform
+        let display = transform.displaySize(width: image.width, height: image.height)
+        assert(x >= 0 && y >= 0 && x + width <= display.width && y + height <= display.height)
+        if transform == .identity {
+            for row in 0..<height {
+                (out + row * width * 3).update(from: image.data + (y + row) * image.stride + x * 3, count: width * 3)
+            }
+            return
+        }
+        for row in 0..<height {
+            let dst = out + row * width * 3
+            for col in 0..<width {
+                let (c, r) = transform.sourcePixel(x: x + col, y: y + row, width: image.width, height: image.height)
+                let src = image.data + r * image.stride + c * 3
+                dst[col * 3] = src[0]; dst[col * 3 + 1] = src[1]; dst[col * 3 + 2] = src[2]
+            }
+        }
+    }
+}

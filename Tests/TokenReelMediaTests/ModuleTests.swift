@@ -1,8 +1,0 @@
-import XCTest
-@testable import TokenReelMedia
-
-final class MediaModuleTests: XCTestCase {
-    func testModuleName() {
-        XCTAssertEqual(TokenReelMediaModule.name, "TokenReelMedia")
-    }
-}
