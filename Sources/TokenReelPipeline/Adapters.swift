@@ -64,6 +64,9 @@ public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
 
     private init(name: String) { self.name = name; sha256 = ""; labels = [] }
 
+    /// False while this is the stub: the end-to-end tests skip until the real adapter is in.
+    public static let isIntegrated = false
+
     /// Loads the model a pipeline names, with the pipeline's normalisation.
     public static func load(config: PipelineConfig) throws -> VideoModelAdapter {
         throw StageFailure(kind: "model", message: "\(config.modelURL.path): the model module is not integrated into this build yet")

@@ -171,6 +171,10 @@ public struct PipelineConfigError: Error, CustomStringConvertible, Equatable, Se
     public var line: Int?
     public var message: String
 
+    public init(file: String, key: String, line: Int?, message: String) {
+        self.file = file; self.key = key; self.line = line; self.message = message
+    }
+
     public var description: String {
         let location = line.map { "\(file):\($0)" } ?? file
         return key.isEmpty ? "\(location): \(message)" : "\(location): key '\(key)': \(message)"
