@@ -196,7 +196,7 @@ final class OpenedVideo {
         do {
             input = try InputFile(path: path, log: log)
         } catch let error as FFmpegCallError {
-            throw MediaError(kind: Self.openFailureKind(error, log: log), path: path, message: error.message)
+            throw MediaError(kind: Self.openFailureKind(error, path: path, log: log), path: path, message: error.message)
         }
         var decoder: UnsafePointer<AVCodec>?
         let index = av_find_best_stream(input.raw, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0)
@@ -294,9 +294,16 @@ final class OpenedVideo {
         }
     }
 
-    private static func openFailureKind(_ error: FFmpegCallError, log: FileLog) -> MediaError.Kind {
+    /// An MP4 without its moov box is a truncated MP4 only if it starts like one (an 'ftyp' box).
+    private static func openFailureKind(_ error: FFmpegCallError, path: String, log: FileLog) -> MediaError.Kind {
+        var startsWithFileTypeBox: Bool {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+            defer { try? handle.close() }
+            let head = handle.readData(ofLength: 8)
+            return head.count == 8 && head.suffix(4) == Data("ftyp".utf8)
+        }
         if error.code == FFStatus.exit { return .timeout }
-        if log.lines.contains(where: { $0.contains("moov atom not found") }) { return .truncated }
+        if log.lines.contains(where: { $0.contains("moov atom not found") }) && startsWithFileTypeBox { return .truncated }
         if error.code == tr_averror(ENOENT) { return .notFound }
         if error.code == tr_averror(EACCES) || error.code == tr_averror(EIO) { return .io }
         return .notMedia

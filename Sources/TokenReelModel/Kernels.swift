@@ -1,0 +1,131 @@
+// Element-wise and row-wise kernels that BLAS does not cover. All work in place on raw rows of
+// workspace buffers; shapes are given as (rows, cols) of a row-major matrix.
+//
+// The transcendental functions use one vectorised exp (SIMD8, Cephes-style range reduction and
+// a degree-6 polynomial, about 1 ulp), so softmax, sigmoid and the tanh of GELU all vectorise.
+
+typealias F8 = SIMD8<Float>
+
+enum Kernels {
+    // MARK: exp and friends
+
+    /// e^x per lane; accurate to about 1 ulp for x in [-87, 88], saturating outside.
+    @inline(__always)
+    static func exp8(_ x: F8) -> F8 {
+        let x = x.clamped(lowerBound: F8(repeating: -87.3), upperBound: F8(repeating: 88.3))
+        let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        var r = x - n * 0.693_359_375
+        r = r + n * 2.121_944_4e-4                       // ln2 = 0.693359375 - 2.12194440e-4
+        var p = F8(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_6e-2
+        p = p * r + 1.666_666_55e-1
+        p = p * r + 5.000_000_1e-1
+        p = p * r * r + r + 1
+        let e = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        return p * unsafeBitCast(e, to: F8.self)
+    }
+
+    @inline(__always)
+    static func sigmoid8(_ x: F8) -> F8 { 1 / (1 + exp8(-x)) }
+
+    /// tanh(x) = 1 - 2 / (e^{2x} + 1); exact enough (about 2e-7 absolute) for GELU and pre_logits.
+    @inline(__always)
+    static func tanh8(_ x: F8) -> F8 { 1 - 2 / (exp8(x + x) + 1) }
+
+    /// GELU, tanh approximation (`jax.nn.gelu(approximate=True)`, Flax's `nn.gelu`).
+    @inline(__always)
+    static func gelu8(_ x: F8) -> F8 {
+        let u = 0.797_884_56 * (x + 0.044_715 * x * x * x)
+        return 0.5 * x * (1 + tanh8(u))
+    }
+
+    /// Applies `f8` to `count` values in place (tail through a zero-padded vector).
+    @inline(__always)
+    static func map(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ f8: (F8) -> F8) {
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeMutableRawPointer(p + i).loadUnaligned(as: F8.self)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: f8(v), as: F8.self)
+            i += 8
+        }
+        if i < count {
+            var v = F8()
+            for j in 0 ..< count - i { v[j] = p[i + j] }
+            let r = f8(v)
+            for j in 0 ..< count - i { p[i + j] = r[j] }
+        }
+    }
+
+    // MARK: row-wise
+
+    /// rows x cols: x[r, :] += bias, then `activation` (optional).
+    static func addBias(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ bias: UnsafePointer<Float>) {
+        for r in 0 ..< rows {
+            let row = x + r * cols
+            for c in 0 ..< cols { row[c] += bias[c] }
+        }
+    }
+
+    static func addBiasGELU(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ bias: UnsafePointer<Float>) {
+        for r in 0 ..< rows {
+            let row = x + r * cols
+            for c in 0 ..< cols { row[c] += bias[c] }
+            map(row, cols, gelu8)
+        }
+    }
+
+    /// LayerNorm over the last axis as Flax computes it (fast variance E[x^2] - E[x]^2, clipped
+    /// at 0; y = (x - mean) * rsqrt(var + eps) * scale + bias). `out` may equal `x`.
+    static func layerNorm(
+        _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+        scale: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float
+    ) {
+        let inv = 1 / Float(cols)
+        for r in 0 ..< rows {
+            let xr = x + r * cols, yr = out + r * cols
+            var s = F8(), s2 = F8()
+            var c = 0
+            while c + 8 <= cols {
+                let v = UnsafeRawPointer(xr + c).loadUnaligned(as: F8.self)
+                s += v; s2 += v * v
+                c += 8
+            }
+            var sum = s.sum(), sum2 = s2.sum()
+            while c < cols { sum += xr[c]; sum2 += xr[c] * xr[c]; c += 1 }
+            let mean = sum * inv
+            let variance = max(0, sum2 * inv - mean * mean)
+            let rs = 1 / (variance + eps).squareRoot()
+            for c in 0 ..< cols { yr[c] = (xr[c] - mean) * (rs * scale[c]) + bias[c] }
+        }
+    }
+
+    /// Softmax of every row (length `cols`, leading dimension `ld`), in place.
+    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
+        for r in 0 ..< rows {
+            let row = x + r * ld
+            var m = -Float.infinity
+            for c in 0 ..< cols { m = max(m, row[c]) }
+            var total: Float = 0
+            map(row, cols) { v in
+                let e = exp8(v - m)
+                return e
+            }
+            var acc = F8()
+            var c = 0
+            while c + 8 <= cols { acc += UnsafeRawPointer(row + c).loadUnaligned(as: F8.self); c += 8 }
+            total = acc.sum()
+            while c < cols { total += row[c]; c += 1 }
+            let inv = 1 / total
+            for c in 0 ..< cols { row[c] *= inv }
+        }
+    }
+
+    /// rows x cols matrix `src` (leading dimension `ld`) written transposed into `dst` (cols x rows).
+    static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, _ dst: UnsafeMutablePointer<Float>) {
+        for r in 0 ..< rows {
+            for c in 0 ..< cols { dst[c * rows + r] = src[r * ld + c] }
+        }
+    }
+}
