@@ -1,5 +1,6 @@
 import Foundation
 import TokenReelMedia
+import TokenReelModel
 
 // The real stage implementations over TokenReelMedia (decode) and TokenReelModel (tokenize,
 // infer). Everything else in the pipeline only knows the protocols of Stages.swift.
@@ -50,32 +51,62 @@ public struct MediaDecoder: VideoDecoding {
     }
 }
 
-/// The tokenize and infer stages over TokenReelModel.
-///
-/// - note: Stub until the model module's `VideoModel` lands on this branch: loading reports that
-///   the model module is not integrated. Replaced by the real adapter at the merge.
+/// The tokenize and infer stages over TokenReelModel: one immutable `VideoModel` shared by
+/// every worker, one `ModelWorkspace` per worker.
 public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
-    public typealias Tokens = [Float]
-    public final class Workspace {}
+    public typealias Tokens = Tensor
+    public typealias Workspace = ModelWorkspace
+
+    public let model: VideoModel
+    public let normalization: PixelNormalization
+    /// The weights file's base name.
     public let name: String
-    public let sha256: String
-    public let labels: [String]
-    public let inputFrames = 0, inputHeight = 0, inputWidth = 0
+    public var sha256: String { model.sha256 }
+    public var labels: [String] { model.labels }
+    public var inputFrames: Int { model.inputFrames }
+    public var inputHeight: Int { model.inputHeight }
+    public var inputWidth: Int { model.inputWidth }
 
-    private init(name: String) { self.name = name; sha256 = ""; labels = [] }
+    public init(model: VideoModel, normalization: PixelNormalization, name: String) {
+        self.model = model; self.normalization = normalization; self.name = name
+    }
 
-    /// False while this is the stub: the end-to-end tests skip until the real adapter is in.
-    public static let isIntegrated = false
-
-    /// Loads the model a pipeline names, with the pipeline's normalisation.
+    /// Loads the model a pipeline names, with the pipeline's normalisation
+    /// (`preprocess.normalization: model` takes the model's own).
     public static func load(config: PipelineConfig) throws -> VideoModelAdapter {
-        throw StageFailure(kind: "model", message: "\(config.modelURL.path): the model module is not integrated into this build yet")
+        let url = config.modelURL
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw PipelineConfigError(file: config.sourcePath ?? config.name, key: "model", line: nil,
+                                      message: "\(url.path): no such file (relative paths are taken from the pipeline file's directory)")
+        }
+        let model = try VideoModel.load(contentsOf: url)
+        let p = config.preprocess
+        let normalization: PixelNormalization
+        switch p.normalization {
+        case .model: normalization = model.defaultNormalization
+        case .zeroCentered: normalization = .zeroCentered
+        case .unit: normalization = .unit
+        case .meanStd: normalization = .meanStd(mean: (p.mean ?? []).map(Float.init), std: (p.std ?? []).map(Float.init))
+        }
+        return VideoModelAdapter(model: model, normalization: normalization, name: url.deletingPathExtension().lastPathComponent)
     }
 
     /// Sets OpenBLAS threads per call (process-wide).
-    public static func setBLASThreads(_ n: Int) {}
+    public static func setBLASThreads(_ n: Int) { BLAS.setThreads(n) }
 
-    public func makeWorkspace() -> Workspace { Workspace() }
-    public func embed(_ clip: ClipFrames, workspace: Workspace) -> [Float] { [] }
-    public func classify(_ batch: [[Float]], workspace: Workspace) -> [[Float]] { [] }
+    public func makeWorkspace() -> ModelWorkspace { model.makeWorkspace() }
+
+    public func embed(_ clip: ClipFrames, workspace: ModelWorkspace) throws -> Tensor {
+        guard clip.frames == inputFrames, clip.height == inputHeight, clip.width == inputWidth,
+              clip.pixels.count == clip.frames * clip.height * clip.width * 3 else {
+            throw StageFailure(kind: "internal", message: "clip \(clip.index) is \(clip.frames)x\(clip.height)x\(clip.width), the model takes \(inputFrames)x\(inputHeight)x\(inputWidth)")
+        }
+        return model.embed(pixels: clip.pixels, normalization: normalization, workspace: workspace)
+    }
+
+    public func classify(_ batch: [Tensor], workspace: ModelWorkspace) -> [[Float]] {
+        let logits = model.classify(batch, workspace: workspace)   // [B, C]
+        let c = logits.shape.count == 2 ? logits.shape[1] : 0
+        return (0 ..< batch.count).map { b in c == 0 ? [] : Array(logits.data[b * c ..< (b + 1) * c]) }
+    }
 }

@@ -166,7 +166,22 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
             var busySeconds = 0.0
             while let item = framesQueue.pop() {
                 let t0 = monotonicSeconds()
-                let tokens = self.model.embed(item.clip, workspace: workspace)
+                let tokens: Model.Tokens
+                do {
+                    tokens = try self.model.embed(item.clip, workspace: workspace)
+                } catch {
+                    let spent = monotonicSeconds() - t0
+                    busySeconds += spent
+                    let failure = (error as? StageFailure) ?? StageFailure(kind: "internal", message: "\(error)")
+                    item.video.lock.lock()
+                    item.video.tokenizeSeconds += spent
+                    item.video.failedClips += 1
+                    if item.video.failure == nil { item.video.failure = failure }
+                    let done = item.video.takeCompletion()
+                    item.video.lock.unlock()
+                    if done { writeQueue.push(item.video) }
+                    continue
+                }
                 var clip = item.clip
                 clip.pixels = []
                 let spent = monotonicSeconds() - t0
@@ -273,6 +288,13 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         return .success((result, p))
     }
 
+    /// An error message that is the same on every run and machine: the input's absolute path
+    /// becomes its relative path, and FFmpeg's context addresses (`[mov,mp4 @ 0x7f...]`) go.
+    static func reproducibleMessage(_ message: String, absolutePath: String, relativePath: String) -> String {
+        message.replacingOccurrences(of: absolutePath, with: relativePath)
+            .replacingOccurrences(of: " @ 0x[0-9a-fA-F]+", with: "", options: .regularExpression)
+    }
+
     private func makeResult(_ video: VideoState) -> VideoResult {
         video.lock.lock(); defer { video.lock.unlock() }
         let input = VideoResult.Input(path: video.input.relativePath, size: video.input.size,
@@ -281,7 +303,8 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         let timing = VideoResult.Timing(decode: video.decodeSeconds, tokenize: video.tokenizeSeconds, infer: video.inferSeconds)
         if let failure = video.failure {
             logger.warning("input failed", metadata: ["path": "\(input.path)", "kind": "\(failure.kind)", "message": "\(failure.message)"])
-            return VideoResult(input: input, status: .error, error: .init(kind: failure.kind, message: failure.message),
+            let message = Self.reproducibleMessage(failure.message, absolutePath: video.input.path, relativePath: input.path)
+            return VideoResult(input: input, status: .error, error: .init(kind: failure.kind, message: message),
                                probe: video.probe, model: modelRef, pipeline: pipelineRef, label: nil, score: nil,
                                topK: nil, clips: [], timing: timing)
         }

@@ -87,8 +87,9 @@ public protocol ClipModel: Sendable {
     var labels: [String] { get }
 
     func makeWorkspace() -> Workspace
-    /// Tokenize stage: clip pixels -> tokens.
-    func embed(_ clip: ClipFrames, workspace: Workspace) -> Tokens
+    /// Tokenize stage: clip pixels -> tokens. Throws ``StageFailure`` for a clip it cannot take
+    /// (the video becomes an error record).
+    func embed(_ clip: ClipFrames, workspace: Workspace) throws -> Tokens
     /// Infer stage: B token sets -> B logit vectors of C floats each.
     func classify(_ batch: [Tokens], workspace: Workspace) -> [[Float]]
 }

@@ -77,6 +77,13 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertNil(q.pop())
     }
 
+    func testErrorMessagesAreReproducible() {
+        let m = LabelingEngine<FakeDecoder, FakeModel>.reproducibleMessage(
+            "/tmp/x/in/a b.mp4: not_media: failed [ffmpeg: [mov,mp4,m4a @ 0x7f80880aB300] moov atom not found]",
+            absolutePath: "/tmp/x/in/a b.mp4", relativePath: "a b.mp4")
+        XCTAssertEqual(m, "a b.mp4: not_media: failed [ffmpeg: [mov,mp4,m4a] moov atom not found]")
+    }
+
     func testScoring() {
         let p = Scoring.softmax([1, 2, 3, 1000])
         XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-12)

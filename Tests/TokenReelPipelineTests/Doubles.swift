@@ -69,8 +69,10 @@ final class FakeModel: ClipModel, @unchecked Sendable {
 
     func makeWorkspace() -> Workspace { Workspace() }
 
-    func embed(_ clip: ClipFrames, workspace: Workspace) -> [Float] {
-        precondition(clip.pixels.count == clip.frames * clip.height * clip.width * 3)
+    func embed(_ clip: ClipFrames, workspace: Workspace) throws -> [Float] {
+        guard clip.pixels.count == clip.frames * clip.height * clip.width * 3 else {
+            throw StageFailure(kind: "internal", message: "clip \(clip.index): wrong pixel count")
+        }
         var channel = [Float](repeating: 0, count: 3)
         for (i, p) in clip.pixels.enumerated() { channel[i % 3] += Float(p) / 255 }
         lock.lock(); embeds += 1; let n = embeds; lock.unlock()
