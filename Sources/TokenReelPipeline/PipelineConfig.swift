@@ -112,8 +112,8 @@ public struct PipelineConfig: Sendable, Equatable {
         public var queueCapacity: Int = 8
         /// `workers.batch_size`: most clips per inference call, gathered across videos. Default 8.
         public var batchSize: Int = 8
-        /// `workers.blas_threads`: OpenBLAS threads per call. Default 1. The run refuses
-        /// `blas_threads x (tokenize + infer)` above the machine's cores unless `--allow-oversubscribe`.
+        /// `workers.blas_threads`: OpenBLAS threads per call. Default 1. `tokenreel run` warns when
+        /// `blas_threads x (tokenize + infer)` exceeds the machine's cores.
         public var blasThreads: Int = 1
         public init() {}
     }

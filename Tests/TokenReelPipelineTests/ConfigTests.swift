@@ -81,6 +81,32 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(base.hash.count, 16)
     }
 
+    func testGeometryComesFromTheModelAndMustMatchIt() throws {
+        var c = try PipelineConfig.parse(yaml: "model: m\n", file: "p.yaml")
+        XCTAssertEqual(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 96),
+                       ResolvedGeometry(frames: 16, cropWidth: 96, cropHeight: 64, shortSide: 96))
+        c.preprocess.shortSide = 128
+        XCTAssertEqual(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 64).shortSide, 128)
+        c.sampling.frames = 8
+        XCTAssertThrowsError(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 64)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "sampling.frames")
+            XCTAssertTrue("\(e)".contains("the model takes 16"), "\(e)")
+        }
+        c.sampling.frames = nil
+        c.preprocess.crop = [224, 224]
+        XCTAssertThrowsError(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 64)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "preprocess.crop")
+        }
+    }
+
+    func testBLASOversubscriptionIsReported() throws {
+        var c = try PipelineConfig.parse(yaml: "model: m\n", file: "p.yaml")
+        XCTAssertNil(c.blasOversubscription(cores: 2))          // 1 x (1 + 1)
+        c.workers.blasThreads = 2
+        XCTAssertNotNil(c.blasOversubscription(cores: 2))       // 2 x (1 + 1) = 4 > 2
+        XCTAssertNil(c.blasOversubscription(cores: 4))
+    }
+
     func testSHA256KnownAnswers() {
         XCTAssertEqual(SHA256.hex(Data()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(SHA256.hex(Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
