@@ -91,8 +91,9 @@ struct BenchPipelineCommand: ParsableCommand {
         print(String(format: "tokenreel run: %.2f videos/s, %.2f clips/s, wall %.2f s", s.videosPerSecond, s.clipsPerSecond, s.wallSeconds))
         for name in ["decode", "tokenize", "infer", "write"] {
             guard let st = s.stages[name] else { continue }
-            print(String(format: "  %-8@ workers %d  busy %7.2f s  (%5.1f%% of wall per worker)", name as NSString, st.workers, st.busySeconds,
-                         100 * st.busySeconds / Double(max(st.workers, 1)) / max(s.wallSeconds, 1e-9)))
+            let padded = name.padding(toLength: 8, withPad: " ", startingAt: 0)
+            print("  \(padded)" + String(format: " workers %d  busy %7.2f s  (%5.1f%% of wall per worker)", st.workers, st.busySeconds,
+                                          100 * st.busySeconds / Double(max(st.workers, 1)) / max(s.wallSeconds, 1e-9)))
         }
         print(String(format: "overlap (wall / busiest stage's busy per worker): %.2f  (target <= 1.2)", s.overlap ?? .nan))
 
