@@ -234,14 +234,14 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
 
         // Write: one thread builds each result and hands it to `write`.
         let writerGroup = DispatchGroup()
-        var videosFinished = 0
+        let videosFinished = Locked(0)
         spawn("write", 1, group: writerGroup) { _ in
             var busySeconds = 0.0
             while let video = writeQueue.pop() {
                 let t0 = monotonicSeconds()
                 write(self.makeResult(video))
                 busySeconds += monotonicSeconds() - t0
-                videosFinished += 1
+                videosFinished.withLock { $0 += 1 }
             }
             busy.withLock { $0["write"]! += busySeconds }
         }
@@ -253,7 +253,7 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         writerGroup.wait()
 
         var report = EngineReport()
-        report.videosFinished = videosFinished
+        report.videosFinished = videosFinished.withLock { $0 }
         report.clips = clipsDone.withLock { $0 }
         report.notStarted = inputs.count - nextInput.withLock { $0 }
         report.wallSeconds = monotonicSeconds() - start
