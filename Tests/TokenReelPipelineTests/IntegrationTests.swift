@@ -128,6 +128,53 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(a.map(\.result), b.map(\.result))
     }
 
+    func testSlidingAndMultiviewSampling() throws {
+        let model = TestPaths.repositoryRoot.appendingPathComponent("Tests/TokenReelModelTests/Fixtures/tl11_gap.safetensors").path
+        let one = Self.root.appendingPathComponent("one-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: one, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: one.appendingPathComponent("v.mkv").path,
+                                                   withDestinationPath: Self.input.appendingPathComponent("formats/h264.mkv").path)   // 2.5 s
+        let sliding = Self.root.appendingPathComponent("sliding.yaml")
+        try "model: \(model)\nsampling: {mode: sliding, clip_seconds: 1.0, stride_seconds: 1.0, tail: shift}\n"
+            .write(to: sliding, atomically: true, encoding: .utf8)
+        let multiview = Self.root.appendingPathComponent("multiview.yaml")
+        try "model: \(model)\nsampling: {mode: multiview, clips: 2, spatial_crops: 3}\npreprocess: {short_side: 24}\noutput: {top_k: 2, logits: true}\n"
+            .write(to: multiview, atomically: true, encoding: .utf8)
+
+        let o1 = out("sliding")
+        XCTAssertEqual(try CLI.run(["run", one.path, "-o", o1.path, "--pipeline", sliding.path, "--progress", "never"]).status, 0)
+        let r1 = try XCTUnwrap(try results(o1)["v.mkv"])
+        let clips = try XCTUnwrap(r1["clips"]?.arrayValue)
+        XCTAssertEqual(clips.count, 3)   // [0,1), [1,2), and the tail shifted to end at 2.5 s
+        let starts = clips.compactMap { $0["start"]?.doubleValue }
+        XCTAssertEqual(starts, starts.sorted())
+        XCTAssertEqual(clips.first?["end"]?.doubleValue ?? 0, 1.0, accuracy: 0.01)
+        for c in clips {
+            let ts = c["frame_timestamps"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+            XCTAssertEqual(ts.count, 8)
+            XCTAssertTrue(ts.allSatisfy { $0 >= (c["start"]?.doubleValue ?? 0) - 0.1 && $0 <= (c["end"]?.doubleValue ?? 0) }, "\(ts)")
+        }
+
+        let o2 = out("multiview")
+        XCTAssertEqual(try CLI.run(["run", one.path, "-o", o2.path, "--pipeline", multiview.path, "--progress", "never"]).status, 0)
+        let r2 = try XCTUnwrap(try results(o2)["v.mkv"])
+        XCTAssertEqual(try SchemaChecker.repositorySchema().validate(r2), [])
+        let views = try XCTUnwrap(r2["clips"]?.arrayValue)
+        XCTAssertEqual(views.count, 6)
+        XCTAssertEqual(Set(views.compactMap { $0["crop"]?.stringValue }), ["start", "center", "end"])
+        XCTAssertEqual(views.first?["logits"]?.arrayValue?.count, 5)
+        XCTAssertEqual(r2["top_k"]?.arrayValue?.count, 2)
+        // The video's score is the mean over the six views of the winning class's probability.
+        let winner = try XCTUnwrap(r2["top_k"]?.arrayValue?.first?["index"]?.doubleValue).rounded()
+        let probs = views.map { v -> Double in
+            let logits = v["logits"]!.arrayValue!.compactMap(\.doubleValue)
+            let m = logits.max()!
+            let e = logits.map { Foundation.exp($0 - m) }
+            return e[Int(winner)] / e.reduce(0, +)
+        }
+        XCTAssertEqual(r2["score"]?.doubleValue ?? -1, probs.reduce(0, +) / 6, accuracy: 1e-6)
+    }
+
     /// A directory of many inputs (symlinks to one video) so a run lasts long enough to interrupt.
     func manyInputs() throws -> URL {
         let dir = Self.root.appendingPathComponent("many-\(UUID().uuidString.prefix(8))")
