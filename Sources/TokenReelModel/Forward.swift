@@ -8,7 +8,7 @@ struct Scratch {
     let y: UnsafeMutablePointer<Float>        // [B*N0, D] LayerNorm outputs
     let qkv: UnsafeMutablePointer<Float>      // [B*N0, 3D]
     let attn: UnsafeMutablePointer<Float>     // [B*N0, D] attention outputs, heads side by side
-    let scores: UnsafeMutablePointer<Float>   // [rowBlock, N0] one block of attention probabilities
+    let scores: UnsafeMutablePointer<Float>   // [threads, rowBlock, N0] a block of attention probabilities per thread
     let hidden: UnsafeMutablePointer<Float>   // [B*N0, max(M, bottleneck)]
     let mask: UnsafeMutablePointer<Float>     // [G*P, S] TokenLearner / TokenFuser masks
     let maskT: UnsafeMutablePointer<Float>    // [G*P, S] (transposed masks; v1.0 conv ping-pong)
@@ -18,6 +18,8 @@ struct Scratch {
     let pooled: UnsafeMutablePointer<Float>   // [B, max(D, R)]
     let pooled2: UnsafeMutablePointer<Float>  // [B, max(D, R)]
     let rowBlock: Int
+    /// Threads of this forward pass (`BLAS.threads` when it started).
+    let threads: Int
 }
 
 extension VideoModel {
@@ -31,59 +33,53 @@ extension VideoModel {
         let v10 = c.tokenlearner?.version == "1.0"
         let rb = min(n0, Self.attentionRowBlock)
         let r = max(d, c.representationSize ?? 0)
+        let threads = BLAS.threads
         return Scratch(
             x: ws.buffer(.x, b * n0 * d), y: ws.buffer(.y, b * n0 * d), qkv: ws.buffer(.qkv, b * n0 * 3 * d),
-            attn: ws.buffer(.attn, b * n0 * d), scores: ws.buffer(.scores, rb * n0),
+            attn: ws.buffer(.attn, b * n0 * d), scores: ws.buffer(.scores, threads * rb * n0),
             hidden: ws.buffer(.hidden, b * n0 * max(c.mlpDim, bn)),
             mask: ws.buffer(.mask, g * pp * s), maskT: ws.buffer(.maskT, g * pp * s),
             tokens: ws.buffer(.tokens, g * s * d), tokens2: ws.buffer(.tokens2, g * s * d),
             im2col: ws.buffer(.im2col, v10 ? g * pp * 9 * max(d, s) : 0),
-            pooled: ws.buffer(.pooled, b * r), pooled2: ws.buffer(.pooled2, b * r), rowBlock: rb)
+            pooled: ws.buffer(.pooled, b * r), pooled2: ws.buffer(.pooled2, b * r), rowBlock: rb, threads: threads)
     }
 
     // MARK: embedding
 
     /// Clips [B, T, H, W, 3] (normalised) -> s.x [B, N0, D]: tubelets as rows of a patch matrix
-    /// [B*T'H'W', t*h*w*3] (the same (t, h, w, c) order as the kernel), one matrix product,
-    /// then bias + position embedding (and `cls` first for the `token` classifier).
+    /// [B*T'H'W', t*h*w*3] (the same (t, h, w, c) order as the kernel), one matrix product
+    /// (into s.attn as a temporary), then bias + position embedding, and `cls` first for the
+    /// `token` classifier. Split by patch rows, then by clips, over the threads.
     func embed(clips: UnsafePointer<Float>, batch b: Int, _ s: Scratch, _ ws: ModelWorkspace) {
         let c = config, d = c.hiddenSize
         let (tt, th, tw) = (c.tubelet[0], c.tubelet[1], c.tubelet[2])
-        let (gt, gh, gw) = c.grid
+        let (gh, gw) = (c.grid.h, c.grid.w)
         let (fh, fw) = (c.height, c.width)
         let k = c.patchSize, np = c.numPatches, n0 = c.inputTokens, off = n0 - np
         let clipSize = c.numFrames * fh * fw * 3
         let patches = ws.buffer(.patches, b * np * k)
-        var row = 0
-        for bi in 0 ..< b {
-            let clip = clips + bi * clipSize
-            for ti in 0 ..< gt {
-                for hi in 0 ..< gh {
-                    for wi in 0 ..< gw {
-                        var dst = patches + row * k
-                        for dt in 0 ..< tt {
-                            for dy in 0 ..< th {
-                                let src = clip + (((ti * tt + dt) * fh + hi * th + dy) * fw + wi * tw) * 3
-                                dst.update(from: src, count: tw * 3)
-                                dst += tw * 3
-                            }
-                        }
-                        row += 1
+        let embedded = s.attn
+        BLAS.parallel(b * np, parts: s.threads) { _, r0, r1 in
+            for row in r0 ..< r1 {
+                let bi = row / np, ti = row % np / (gh * gw), hi = row % (gh * gw) / gw, wi = row % gw
+                let clip = clips + bi * clipSize
+                var dst = patches + row * k
+                for dt in 0 ..< tt {
+                    for dy in 0 ..< th {
+                        dst.update(from: clip + (((ti * tt + dt) * fh + hi * th + dy) * fw + wi * tw) * 3, count: tw * 3)
+                        dst += tw * 3
                     }
                 }
             }
+            BLAS.gemm(r1 - r0, d, k, patches + r0 * k, lda: k, params.embedKernel, ldb: d, embedded + r0 * d, ldc: d)
         }
-        if off == 0 {
-            BLAS.gemm(b * np, d, k, patches, lda: k, params.embedKernel, ldb: d, s.x, ldc: d)
-        } else {
-            for bi in 0 ..< b {
-                BLAS.gemm(np, d, k, patches + bi * np * k, lda: k, params.embedKernel, ldb: d, s.x + (bi * n0 + off) * d, ldc: d)
-                s.x.advanced(by: bi * n0 * d).update(repeating: 0, count: off * d)
+        BLAS.parallel(b, parts: s.threads) { _, b0, b1 in
+            for bi in b0 ..< b1 {
+                let xb = s.x + bi * n0 * d
+                xb.update(repeating: 0, count: off * d)
+                (xb + off * d).update(from: embedded + bi * np * d, count: np * d)
+                for i in 0 ..< n0 * d { xb[i] += params.tokenOffset[i] }
             }
-        }
-        for bi in 0 ..< b {
-            let xb = s.x + bi * n0 * d
-            for i in 0 ..< n0 * d { xb[i] += params.tokenOffset[i] }
         }
     }
 
@@ -117,35 +113,58 @@ extension VideoModel {
     }
 
     /// Pre-LN block on x [B*n, D], in place: x += MHA(LN0(x)); x += MLP(LN1(x)).
+    ///
+    /// Two parallel phases over token rows: (1) LN0 and the q|k|v projection; (2) for the
+    /// thread's query rows, attention over all keys of their clip (all heads), the output
+    /// projection, LN1 and the MLP, all row-local.
     func transformerBlock(_ p: BlockParams, x: UnsafeMutablePointer<Float>, batch b: Int, tokens n: Int, _ s: Scratch) {
         let c = config, d = c.hiddenSize, rows = b * n, eps = c.layerNormEpsilon
-        let hd = c.numHeads, dh = c.headDim, ld = 3 * d
-        Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
-        BLAS.gemm(rows, 3 * d, d, s.y, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv, ldc: 3 * d)
-        Kernels.addBias(s.qkv, rows: rows, cols: 3 * d, p.qkv.bias)
-        let rb = min(s.rowBlock, n)
-        for bi in 0 ..< b {
-            let base = s.qkv + bi * n * ld
-            for h in 0 ..< hd {
-                let q = base + h * dh, k = base + d + h * dh, v = base + 2 * d + h * dh
-                var r0 = 0
-                while r0 < n {
-                    let m = min(rb, n - r0)
-                    BLAS.gemm(m, n, dh, q + r0 * ld, lda: ld, k, ldb: ld, transB: true, s.scores, ldc: n)
-                    Kernels.softmaxRows(s.scores, rows: m, cols: n, ld: n)
-                    BLAS.gemm(m, dh, n, s.scores, lda: n, v, ldb: ld, s.attn + (bi * n + r0) * d + h * dh, ldc: d)
-                    r0 += m
-                }
-            }
+        let hd = c.numHeads, dh = c.headDim, ld = 3 * d, m = c.mlpDim
+        let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
+        BLAS.parallel(rows, parts: s.threads) { _, r0, r1 in
+            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
+            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d)
+            Kernels.addBias(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
         }
-        BLAS.gemm(rows, d, d, s.attn, lda: d, p.out.kernel, ldb: d, x, ldc: d, beta: 1)
-        Kernels.addBias(x, rows: rows, cols: d, p.out.bias)
-        Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
-        let m = c.mlpDim
-        BLAS.gemm(rows, m, d, s.y, lda: d, p.fc1.kernel, ldb: m, s.hidden, ldc: m)
-        Kernels.addBiasGELU(s.hidden, rows: rows, cols: m, p.fc1.bias)
-        BLAS.gemm(rows, d, m, s.hidden, lda: m, p.fc2.kernel, ldb: d, x, ldc: d, beta: 1)
-        Kernels.addBias(x, rows: rows, cols: d, p.fc2.bias)
+        BLAS.parallel(rows, parts: s.threads) { t, r0, r1 in
+            let scores = s.scores + t * scoresPerThread
+            var r = r0
+            while r < r1 {
+                let bi = r / n, end = min(r1, (bi + 1) * n)
+                let base = s.qkv + bi * n * ld
+                for h in 0 ..< hd {
+                    let k = base + d + h * dh, v = base + 2 * d + h * dh
+                    var q0 = r - bi * n
+                    while q0 < end - bi * n {
+                        let mm = min(rb, end - bi * n - q0)
+                        BLAS.gemm(mm, n, dh, base + q0 * ld + h * dh, lda: ld, k, ldb: ld, transB: true, scores, ldc: n)
+                        Kernels.softmaxRows(scores, rows: mm, cols: n, ld: n)
+                        BLAS.gemm(mm, dh, n, scores, lda: n, v, ldb: ld, s.attn + (bi * n + q0) * d + h * dh, ldc: d)
+                        q0 += mm
+                    }
+                }
+                r = end
+            }
+            let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
+            BLAS.gemm(nr, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, xr, ldc: d, beta: 1)
+            Kernels.addBias(xr, rows: nr, cols: d, p.out.bias)
+            Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
+            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m)
+            Kernels.addBiasGELU(hr, rows: nr, cols: m, p.fc1.bias)
+            BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
+            Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
+        }
+    }
+
+    /// LayerNorm then a two-layer MLP (GELU between) on rows of x [rows, D] -> out [rows, outDim],
+    /// split by rows. Uses s.y and s.hidden.
+    func normMLP(_ x: UnsafePointer<Float>, rows: Int, _ ln: LayerNormParams, _ fc1: Dense, _ fc2: Dense, into out: UnsafeMutablePointer<Float>, _ s: Scratch) {
+        let d = config.hiddenSize, eps = config.layerNormEpsilon
+        BLAS.parallel(rows, parts: s.threads) { _, r0, r1 in
+            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: ln.scale, bias: ln.bias, eps: eps)
+            dense(s.y + r0 * d, rows: r1 - r0, fc1, into: s.hidden + r0 * fc1.outDim, gelu: true)
+            dense(s.hidden + r0 * fc1.outDim, rows: r1 - r0, fc2, into: out + r0 * fc2.outDim)
+        }
     }
 
     // MARK: TokenLearner and TokenFuser
@@ -156,14 +175,14 @@ extension VideoModel {
         let rows = g * pp
         switch p {
         case let .v11(ln, fc1, fc2):
-            Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: ln.scale, bias: ln.bias, eps: c.layerNormEpsilon)
-            dense(s.y, rows: rows, fc1, into: s.hidden, gelu: true)
-            dense(s.hidden, rows: rows, fc2, into: s.mask)
-            for gi in 0 ..< g {
-                let at = s.maskT + gi * st * pp
-                Kernels.transpose(s.mask + gi * pp * st, rows: pp, cols: st, ld: st, at)   // [S, P]
-                Kernels.softmaxRows(at, rows: st, cols: pp, ld: pp)                         // over positions
-                BLAS.gemm(st, d, pp, at, lda: pp, x + gi * pp * d, ldb: d, out + gi * st * d, ldc: d)
+            normMLP(x, rows: rows, ln, fc1, fc2, into: s.mask, s)                           // [G*P, S]
+            BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+                for gi in g0 ..< g1 {
+                    let at = s.maskT + gi * st * pp
+                    Kernels.transpose(s.mask + gi * pp * st, rows: pp, cols: st, ld: st, at)   // [S, P]
+                    Kernels.softmaxRows(at, rows: st, cols: pp, ld: pp)                         // over positions
+                    BLAS.gemm(st, d, pp, at, lda: pp, x + gi * pp * d, ldb: d, out + gi * st * d, ldc: d)
+                }
             }
         case let .v10(ln, convs):
             Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: ln.scale, bias: ln.bias, eps: c.layerNormEpsilon)
@@ -210,23 +229,24 @@ extension VideoModel {
     /// x += mix [P, S] @ LN2(Dense_0 over S (LN1(tokens))), mix = sigmoid(MLP(LN0(x))).
     func fuse(_ p: FuserParams, tokens: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, groups g: Int, _ s: Scratch) {
         let c = config, d = c.hiddenSize, pp = c.positionsPerSlice, st = c.tokenlearner!.numTokens, eps = c.layerNormEpsilon
-        Kernels.layerNorm(tokens, s.tokens2, rows: g * st, cols: d, scale: p.norm1.scale, bias: p.norm1.bias, eps: eps)
-        for gi in 0 ..< g {   // t'[s', :] = sum_s K[s, s'] t[s, :] + b[s']
-            let dst = tokens + gi * st * d
-            BLAS.gemm(st, d, st, p.mix.kernel, lda: st, transA: true, s.tokens2 + gi * st * d, ldb: d, dst, ldc: d)
-            for si in 0 ..< st {
-                let bias = p.mix.bias[si], r = dst + si * d
-                for j in 0 ..< d { r[j] += bias }
+        BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+            for gi in g0 ..< g1 {   // t'[s', :] = sum_s K[s, s'] t[s, :] + b[s']
+                let src = tokens + gi * st * d, tmp = s.tokens2 + gi * st * d
+                Kernels.layerNorm(src, tmp, rows: st, cols: d, scale: p.norm1.scale, bias: p.norm1.bias, eps: eps)
+                BLAS.gemm(st, d, st, p.mix.kernel, lda: st, transA: true, tmp, ldb: d, src, ldc: d)
+                for si in 0 ..< st {
+                    let bias = p.mix.bias[si], r = src + si * d
+                    for j in 0 ..< d { r[j] += bias }
+                }
+                Kernels.layerNorm(src, src, rows: st, cols: d, scale: p.norm2.scale, bias: p.norm2.bias, eps: eps)
             }
         }
-        Kernels.layerNorm(tokens, tokens, rows: g * st, cols: d, scale: p.norm2.scale, bias: p.norm2.bias, eps: eps)
-        let rows = g * pp
-        Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
-        dense(s.y, rows: rows, p.fc1, into: s.hidden, gelu: true)
-        dense(s.hidden, rows: rows, p.fc2, into: s.mask)
-        Kernels.map(s.mask, rows * st, Kernels.sigmoid8)
-        for gi in 0 ..< g {
-            BLAS.gemm(pp, d, st, s.mask + gi * pp * st, lda: st, tokens + gi * st * d, ldb: d, x + gi * pp * d, ldc: d, beta: 1)
+        normMLP(x, rows: g * pp, p.ln0, p.fc1, p.fc2, into: s.mask, s)
+        BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+            for gi in g0 ..< g1 {
+                Kernels.map(s.mask + gi * pp * st, pp * st, Kernels.sigmoid8)
+                BLAS.gemm(pp, d, st, s.mask + gi * pp * st, lda: st, tokens + gi * st * d, ldb: d, x + gi * pp * d, ldc: d, beta: 1)
+            }
         }
     }
 

@@ -10,12 +10,19 @@ enum Kernels {
     // MARK: exp and friends
 
     /// e^x per lane; accurate to about 1 ulp for x in [-87, 88], saturating outside.
+    ///
+    /// n = round(x / ln 2) comes from adding 1.5 * 2^23 (the float's low mantissa bits then hold
+    /// n), and 2^n is built from those bits: no float-to-int conversion, which Swift's SIMD types
+    /// do lane by lane.
     @inline(__always)
     static func exp8(_ x: F8) -> F8 {
-        let x = x.clamped(lowerBound: F8(repeating: -87.3), upperBound: F8(repeating: 88.3))
-        let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        var x = x.replacing(with: -87.3, where: x .< -87.3)
+        x.replace(with: 88.3, where: x .> 88.3)
+        let magic: Float = 12_582_912                      // 1.5 * 2^23
+        let t = x * 1.442_695_04 + magic
+        let n = t - magic                                  // round-to-nearest(x / ln 2)
         var r = x - n * 0.693_359_375
-        r = r + n * 2.121_944_4e-4                       // ln2 = 0.693359375 - 2.12194440e-4
+        r = r + n * 2.121_944_4e-4                         // ln 2 = 0.693359375 - 2.12194440e-4
         var p = F8(repeating: 1.987_569_15e-4)
         p = p * r + 1.398_199_95e-3
         p = p * r + 8.333_451_9e-3
@@ -23,8 +30,9 @@ enum Kernels {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_1e-1
         p = p * r * r + r + 1
-        let e = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-        return p * unsafeBitCast(e, to: F8.self)
+        let bits = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000   // = n
+        let scale = (bits &+ 127) &* 8_388_608                               // (n + 127) << 23
+        return p * unsafeBitCast(scale, to: F8.self)
     }
 
     @inline(__always)

@@ -14,8 +14,13 @@ enum SHA256 {
 
     /// Lowercase hex digest of `bytes`.
     static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
-        var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        var w = [UInt32](repeating: 0, count: 64)
+        var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
+            (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
+        let w = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        defer { w.deallocate() }
+        let k = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        defer { k.deallocate() }
+        k.initialize(from: Self.k, count: 64)
         func compress(_ block: UnsafeRawPointer) {
             for i in 0 ..< 16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
             for i in 16 ..< 64 {
@@ -23,13 +28,13 @@ enum SHA256 {
                 let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
                 w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
             }
-            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+            var (a, b, c, d, e, f, g, hh) = (h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7)
             for i in 0 ..< 64 {
                 let t1 = hh &+ (e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
                 let t2 = (a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)) &+ ((a & b) ^ (a & c) ^ (b & c))
                 (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
             }
-            for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ v }
+            h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
         }
         let n = bytes.count
         var i = 0
@@ -42,7 +47,7 @@ enum SHA256 {
             var j = 0
             while j < t.count { compress(t.baseAddress! + j); j += 64 }
         }
-        return h.map { v in String(repeating: "0", count: 8 - String(v, radix: 16).count) + String(v, radix: 16) }.joined()
+        return [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7].map { v in String(repeating: "0", count: 8 - String(v, radix: 16).count) + String(v, radix: 16) }.joined()
     }
 }
 

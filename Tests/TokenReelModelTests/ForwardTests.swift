@@ -55,11 +55,14 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(model.logits(clips.slice(1), workspace: ws), first)
     }
 
-    func testTwoThreadBLASGivesTheSameLogits() throws {
-        let model = try Fixtures.model("tl11_gap")
-        BLAS.setThreads(2)
+    /// Every step split over 3 threads (rows, query rows, slices) gives the same logits.
+    func testThreadedForwardMatchesFlax() throws {
+        BLAS.setThreads(3)
         defer { BLAS.setThreads(1) }
-        XCTAssertEqual(BLAS.threads, 2)
-        assertClose(model.logits(try Fixtures.clips("tl11_gap"), workspace: model.makeWorkspace()), try Fixtures.logits("tl11_gap"), "2 threads")
+        XCTAssertEqual(BLAS.threads, 3)
+        for name in Fixtures.names {
+            let model = try Fixtures.model(name)
+            assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), 3 threads")
+        }
     }
 }
