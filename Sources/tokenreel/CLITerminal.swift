@@ -183,12 +183,17 @@ final class InterruptHandler: @unchecked Sendable {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)   // the Dispatch source sees it; the default action must not
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global(qos: .userInteractive))
-            source.setEventHandler { [unowned self] in
-                self.count.lock(); self.received += 1; let n = self.received; self.count.unlock()
+            source.setEventHandler { [unowned self] in   // the source's strong capture ends at cancel() in deinit
+                // `data` counts the signals since the last event: two quick ones may arrive as one event.
+                self.count.lock(); self.received += Int(source.data); let n = self.received; self.count.unlock()
                 if n == 1 { onFirst(sig) } else { _exit(ExitStatus.interrupted) }
             }
             source.resume()
             sources.append(source)
         }
+    }
+
+    deinit {
+        for source in sources { source.cancel() }
     }
 }

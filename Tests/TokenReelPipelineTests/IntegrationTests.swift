@@ -188,8 +188,8 @@ final class IntegrationTests: XCTestCase {
         return dir
     }
 
-    /// Starts a run and sends `sig` once its first result file exists.
-    func runAndSignal(_ input: URL, _ out: URL, _ sig: Int32) throws -> CLI.Result {
+    /// Starts a run and sends `signals` once its first result file exists.
+    func runAndSignal(_ input: URL, _ out: URL, _ signals: Int32...) throws -> CLI.Result {
         let started = try CLI.start(["run", input.path, "-o", out.path, "--pipeline", Self.pipeline.path, "--progress", "never"])
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, started.0.isRunning {
@@ -197,7 +197,7 @@ final class IntegrationTests: XCTestCase {
             if names.contains(where: { $0.hasSuffix(".json") && !$0.hasPrefix(".") }) { break }
             usleep(5_000)
         }
-        kill(started.0.processIdentifier, sig)
+        for sig in signals { kill(started.0.processIdentifier, sig); usleep(5_000) }
         return CLI.finish(started)
     }
 
@@ -215,6 +215,17 @@ final class IntegrationTests: XCTestCase {
         let resumed = try run(many, interrupted)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         assertSameResults(try results(reference), try results(interrupted))
+    }
+
+    func testSecondSIGINTExitsAtOnceWithoutPartialJSON() throws {
+        let many = try manyInputs()
+        let o = out("twice")
+        let r = try runAndSignal(many, o, SIGINT, SIGINT)
+        XCTAssertEqual(r.status, 130, r.stderr)
+        let partial = try results(o)   // fails on any file that does not parse
+        XCTAssertLessThan(partial.count, 48)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: o.appendingPathComponent("summary.json").path),
+                       "the second signal exits before the summary is written")
     }
 
     func testSIGKILLLeavesNoPartialJSONAndRerunEqualsUninterruptedRun() throws {
