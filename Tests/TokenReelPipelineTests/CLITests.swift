@@ -44,6 +44,21 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("no manifest"), r.stderr)
     }
 
+    func testBundledPipelinesAreFoundFromAnyDirectory() throws {
+        let elsewhere = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        // From an unrelated directory: found next to the executable (the repository's pipelines/).
+        var r = try CLI.run(["pipelines", "list"], cwd: elsewhere)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let repoPipelines = TestPaths.repositoryRoot.appendingPathComponent("pipelines").resolvingSymlinksInPath().path
+        XCTAssertEqual(r.stdout.split(separator: "\n").map { URL(fileURLWithPath: String($0)).resolvingSymlinksInPath().path },
+                       ["default.yaml", "multiview.yaml", "sliding.yaml"].map { repoPipelines + "/" + $0 })
+        // TOKENREEL_PIPELINES_DIR comes first.
+        try "model: m.safetensors\n".write(to: elsewhere.appendingPathComponent("default.yaml"), atomically: true, encoding: .utf8)
+        r = try CLI.run(["pipelines", "list"], environment: ["TOKENREEL_PIPELINES_DIR": elsewhere.path], cwd: elsewhere)
+        XCTAssertEqual(r.stdout, elsewhere.appendingPathComponent("default.yaml").path + "\n")
+    }
+
     func testShippedPipelinesValidate() throws {
         let dir = TestPaths.repositoryRoot.appendingPathComponent("pipelines")
         let files = ["default.yaml", "sliding.yaml", "multiview.yaml"].map { dir.appendingPathComponent($0).path }
