@@ -66,26 +66,36 @@ enum Kernels {
         }
     }
 
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+    @inline(__always) static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
+
     // MARK: row-wise
 
-    /// rows x cols: x[r, :] += bias, then `activation` (optional).
+    /// x [rows, cols]: every row += bias [cols].
     static func addBias(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ bias: UnsafePointer<Float>) {
         for r in 0 ..< rows {
             let row = x + r * cols
-            for c in 0 ..< cols { row[c] += bias[c] }
+            var c = 0
+            while c + 8 <= cols { store(load(row + c) + load(bias + c), row + c); c += 8 }
+            while c < cols { row[c] += bias[c]; c += 1 }
         }
     }
 
+    /// x [rows, cols]: every row += bias [cols], then GELU.
     static func addBiasGELU(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ bias: UnsafePointer<Float>) {
         for r in 0 ..< rows {
-            let row = x + r * cols
-            for c in 0 ..< cols { row[c] += bias[c] }
-            map(row, cols, gelu8)
+            let row = x + r * cols, full = cols - cols % 8
+            var c = 0
+            while c < full { store(gelu8(load(row + c) + load(bias + c)), row + c); c += 8 }
+            if full < cols {
+                for j in full ..< cols { row[j] += bias[j] }
+                map(row + full, cols - full, gelu8)
+            }
         }
     }
 
     /// LayerNorm over the last axis as Flax computes it (fast variance E[x^2] - E[x]^2, clipped
-    /// at 0; y = (x - mean) * rsqrt(var + eps) * scale + bias). `out` may equal `x`.
+    /// at 0; y = (x - mean) * (rsqrt(var + eps) * scale) + bias). `out` may equal `x`.
     static func layerNorm(
         _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
         scale: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float
@@ -96,7 +106,7 @@ enum Kernels {
             var s = F8(), s2 = F8()
             var c = 0
             while c + 8 <= cols {
-                let v = UnsafeRawPointer(xr + c).loadUnaligned(as: F8.self)
+                let v = load(xr + c)
                 s += v; s2 += v * v
                 c += 8
             }
@@ -105,28 +115,38 @@ enum Kernels {
             let mean = sum * inv
             let variance = max(0, sum2 * inv - mean * mean)
             let rs = 1 / (variance + eps).squareRoot()
-            for c in 0 ..< cols { yr[c] = (xr[c] - mean) * (rs * scale[c]) + bias[c] }
+            c = 0
+            while c + 8 <= cols {
+                store((load(xr + c) - mean) * (rs * load(scale + c)) + load(bias + c), yr + c)
+                c += 8
+            }
+            while c < cols { yr[c] = (xr[c] - mean) * (rs * scale[c]) + bias[c]; c += 1 }
         }
     }
 
-    /// Softmax of every row (length `cols`, leading dimension `ld`), in place.
+    /// Softmax of every row (length `cols`, leading dimension `ld`), in place:
+    /// exp(x - max) / sum, as `jax.nn.softmax`. Two passes: max, then exp with the sum, then scale.
     static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
+        let full = cols - cols % 8
         for r in 0 ..< rows {
             let row = x + r * ld
-            var m = -Float.infinity
-            for c in 0 ..< cols { m = max(m, row[c]) }
-            var total: Float = 0
-            map(row, cols) { v in
-                let e = exp8(v - m)
-                return e
-            }
-            var acc = F8()
+            var mv = F8(repeating: -.infinity)
             var c = 0
-            while c + 8 <= cols { acc += UnsafeRawPointer(row + c).loadUnaligned(as: F8.self); c += 8 }
-            total = acc.sum()
-            while c < cols { total += row[c]; c += 1 }
-            let inv = 1 / total
-            for c in 0 ..< cols { row[c] *= inv }
+            while c < full { let v = load(row + c); mv.replace(with: v, where: v .> mv); c += 8 }
+            var m = mv.max()
+            while c < cols { m = max(m, row[c]); c += 1 }
+            var acc = F8()
+            c = 0
+            while c < full { let e = exp8(load(row + c) - m); acc += e; store(e, row + c); c += 8 }
+            var total = acc.sum()
+            if full < cols {
+                map(row + full, cols - full) { exp8($0 - m) }
+                for j in full ..< cols { total += row[j] }
+            }
+            let inv = F8(repeating: 1 / total)
+            c = 0
+            while c < full { store(load(row + c) * inv, row + c); c += 8 }
+            while c < cols { row[c] *= inv[0]; c += 1 }
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// A ViViT + TokenLearner classifier loaded from a `.safetensors` file (docs/model-format.md).
 ///
-/// Immutable after loading and shared by all workers; each worker runs it with its own
+/// Immutable after loading (apart from the cached digest, behind a lock) and shared by all workers; each worker runs it with its own
 /// `ModelWorkspace`. F32 weights are read in place from the memory-mapped file; F16/BF16 weights
 /// and derived ones (packed q|k|v, position + bias) live in buffers the model owns.
 public final class VideoModel: @unchecked Sendable {
@@ -12,8 +12,18 @@ public final class VideoModel: @unchecked Sendable {
     public let config: ModelConfig
     /// Class names, index = logit position.
     public let labels: [String]
-    /// SHA-256 of the weights file, lowercase hex.
-    public let sha256: String
+    /// SHA-256 of the weights file, lowercase hex; computed on first use (about 0.2 s per 40 MB),
+    /// then cached.
+    public var sha256: String {
+        digestLock.lock()
+        defer { digestLock.unlock() }
+        if let d = digest { return d }
+        let d = SHA256.hex(UnsafeRawBufferPointer(start: file.file.base, count: file.file.size))
+        digest = d
+        return d
+    }
+    private let digestLock = NSLock()
+    nonisolated(unsafe) private var digest: String?
     /// The normalisation the model was trained with (`__metadata__["normalization"]`).
     public let defaultNormalization: PixelNormalization
     /// The file the model came from.
@@ -86,7 +96,6 @@ public final class VideoModel: @unchecked Sendable {
         self.labels = labels
         self.defaultNormalization = normalization
         self.url = url
-        self.sha256 = SHA256.hex(UnsafeRawBufferPointer(start: file.file.base, count: file.file.size))
     }
 
     private static func describe(_ error: Error) -> String {

@@ -33,6 +33,9 @@ struct BenchModelCommand: ParsableCommand {
     @Option(name: .long, help: "Python with the pinned training/requirements.txt (JAX peer).")
     var python = ".venv/bin/python"
 
+    @Option(name: .long, help: "The JAX peer script (run from the repository root by default).")
+    var peer = "Benchmarks/model/jax_peer.py"
+
     @Option(name: .long, help: "Directory for the benchmark weights (B is 356 MB).")
     var workDir = FileManager.default.temporaryDirectory.appendingPathComponent("tokenreel-bench-model").path
 
@@ -45,6 +48,9 @@ struct BenchModelCommand: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ValidationError("--python \(python) is not executable (make setup-python creates .venv)")
         }
+        guard FileManager.default.fileExists(atPath: peer) else {
+            throw ValidationError("--peer \(peer) not found (run from the repository root)")
+        }
     }
 
     struct PeerResult: Decodable {
@@ -55,12 +61,15 @@ struct BenchModelCommand: ParsableCommand {
     func run() throws {
         BLAS.setThreads(threads)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let peer = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Benchmarks/model/jax_peer.py").standardized.path
         let sizes = batches.split(separator: ",").compactMap { Int($0) }
         var rows = [(name: String, batch: Int, swift: Double, jax: Double, flops: Int, tokens: Int)]()
-        let rateShapes = [(3136, 3072, 768), (3136, 768, 3072), (392, 768, 192), (512, 384, 96), (1024, 1024, 1024)]
-        let sgemm = rateShapes.map { BLAS.sgemmRate(m: $0.0, n: $0.1, k: $0.2, threads: threads) }.max() ?? 0
+        let rateShapes = [(3136, 3072, 768), (3136, 768, 3072), (1024, 1024, 1024), (3136, 576, 192), (392, 768, 192), (256, 392, 64), (256, 64, 392), (512, 288, 96)]
+        var sgemm = 0.0
+        for (m, n, k) in rateShapes {
+            let r1 = BLAS.sgemmRate(m: m, n: n, k: k, threads: 1), rt = BLAS.sgemmRate(m: m, n: n, k: k, threads: threads)
+            sgemm = max(sgemm, rt)
+            log(String(format: "sgemm %dx%dx%d: %.1f GFLOP/s on 1 thread, %.1f on %d", m, n, k, r1, rt, threads))
+        }
         log(String(format: "OpenBLAS sgemm, %d thread(s): best %.1f GFLOP/s over %d shapes", threads, sgemm, rateShapes.count))
 
         for name in configs.split(separator: ",").map(String.init) {
