@@ -1,12 +1,149 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import TokenReelModel
 
+/// `tokenreel bench model`: the Swift forward pass beside JAX/XLA (the Flax reference, jitted)
+/// on the same random weights, in the same run, plus this machine's best OpenBLAS sgemm rate.
+///
+/// The JAX peer (Benchmarks/model/jax_peer.py) writes each config's weights; Swift loads that
+/// file, so both run the very same model. Medians over repeated runs are reported.
 struct BenchModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "(not implemented yet)"
+        abstract: "Swift forward pass vs JAX on the CPU: clips/s, GFLOP/s, ratios, and the sgemm rate for scale.",
+        discussion: """
+        Configs: S 16x64x64 tubelet 2x8x8 D96 L6 H3 MLP384 TL S=8@2; M 16x112x112 2x16x16 D192 L12 H3 MLP768 TL S=8@4; \
+        B 32x224x224 2x16x16 D768 L12 H12 MLP3072 TL S=8@4 (batch 1 only); S0, M0, B0 the same without TokenLearner.
+        """
     )
 
+    @Option(name: .long, help: "Comma-separated configs among S,S0,M,M0,B,B0.")
+    var configs = "S,S0,M,M0,B,B0"
+
+    @Option(name: .long, help: "Comma-separated batch sizes (B and B0 always run at batch 1).")
+    var batches = "1,8"
+
+    @Option(name: .long, help: "BLAS threads for Swift (JAX uses every core).")
+    var threads = 2
+
+    @Option(name: .long, help: "Minimum timed runs per measurement.")
+    var repeats = 5
+
+    @Option(name: .long, help: "Python with the pinned training/requirements.txt (JAX peer).")
+    var python = ".venv/bin/python"
+
+    @Option(name: .long, help: "The JAX peer script (run from the repository root by default).")
+    var peer = "Benchmarks/model/jax_peer.py"
+
+    @Option(name: .long, help: "Directory for the benchmark weights (B is 356 MB).")
+    var workDir = FileManager.default.temporaryDirectory.appendingPathComponent("tokenreel-bench-model").path
+
+    func validate() throws {
+        let known: Set = ["S", "S0", "M", "M0", "B", "B0"]
+        for c in configs.split(separator: ",") where !known.contains(String(c)) {
+            throw ValidationError("unknown config '\(c)' in --configs (known: S,S0,M,M0,B,B0)")
+        }
+        guard threads >= 1, repeats >= 1 else { throw ValidationError("--threads and --repeats must be at least 1") }
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw ValidationError("--python \(python) is not executable (make setup-python creates .venv)")
+        }
+        guard FileManager.default.fileExists(atPath: peer) else {
+            throw ValidationError("--peer \(peer) not found (run from the repository root)")
+        }
+    }
+
+    struct PeerResult: Decodable {
+        struct Run: Decodable { var batch: Int; var median: Double }
+        var results: [Run]
+    }
+
     func run() throws {
-        throw ValidationError("'tokenreel bench model' is not implemented yet")
+        BLAS.setThreads(threads)
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+        let sizes = batches.split(separator: ",").compactMap { Int($0) }
+        var rows = [(name: String, batch: Int, swift: Double, jax: Double, flops: Int, tokens: Int)]()
+        let rateShapes = [(3136, 3072, 768), (3136, 768, 3072), (1024, 1024, 1024), (3136, 576, 192), (392, 768, 192), (256, 392, 64), (256, 64, 392), (512, 288, 96)]
+        var sgemm = 0.0
+        for (m, n, k) in rateShapes {
+            let r1 = BLAS.sgemmRate(m: m, n: n, k: k, threads: 1), rt = BLAS.sgemmRate(m: m, n: n, k: k, threads: threads)
+            sgemm = max(sgemm, rt)
+            log(String(format: "sgemm %dx%dx%d: %.1f GFLOP/s on 1 thread, %.1f on %d", m, n, k, r1, rt, threads))
+        }
+        log(String(format: "OpenBLAS sgemm, %d thread(s): best %.1f GFLOP/s over %d shapes", threads, sgemm, rateShapes.count))
+
+        for name in configs.split(separator: ",").map(String.init) {
+            let bs = name.hasPrefix("B") ? [1] : sizes
+            let weights = workDir + "/\(name).safetensors"
+            log("\(name): JAX peer (writes \(weights))")
+            let out = try runPeer(peer, ["--config", name, "--weights", weights, "--batches", bs.map(String.init).joined(separator: ","),
+                                         "--repeats", String(name.hasPrefix("B") ? min(repeats, 3) : repeats)])
+            let jax = try JSONDecoder().decode(PeerResult.self, from: out)
+            let model = try VideoModel.load(contentsOf: URL(fileURLWithPath: weights))
+            let ws = model.makeWorkspace()
+            for b in bs {
+                let c = model.config
+                var data = [Float](repeating: 0, count: b * c.numFrames * c.height * c.width * 3)
+                var state: UInt32 = 12345
+                for i in data.indices { state = state &* 1_664_525 &+ 1_013_904_223; data[i] = Float(state >> 8) / Float(1 << 24) * 2 - 1 }
+                let clips = Tensor(shape: [b, c.numFrames, c.height, c.width, 3], data: data)
+                let median = time(repeats: name.hasPrefix("B") ? min(repeats, 3) : repeats) { _ = model.logits(clips, workspace: ws) }
+                let j = jax.results.first { $0.batch == b }?.median ?? .nan
+                rows.append((name, b, median, j, model.flopsPerClip, c.numPatches))
+                log(String(format: "%@ batch %d: Swift %.4f s, JAX %.4f s", name, b, median, j))
+            }
+        }
+
+        print(String(format: "OpenBLAS sgemm best rate (%d threads): %.1f GFLOP/s", threads, sgemm))
+        print("| config | tokens | GFLOP/clip | batch | Swift clips/s | Swift GFLOP/s | JAX clips/s | JAX GFLOP/s | Swift/JAX | Swift % of sgemm |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows {
+            let g = Double(r.flops) / 1e9
+            let sc = Double(r.batch) / r.swift, jc = Double(r.batch) / r.jax
+            print(String(format: "| %@ | %d | %.3f | %d | %.2f | %.1f | %.2f | %.1f | %.2fx | %.0f%% |",
+                         r.name, r.tokens, g, r.batch, sc, sc * g, jc, jc * g, sc / jc, 100 * sc * g / sgemm))
+        }
+        func best(_ n: String, _ swift: Bool) -> Double? {
+            rows.filter { $0.name == n }.map { Double($0.batch) / (swift ? $0.swift : $0.jax) }.max()
+        }
+        for n in ["S", "S0", "M", "M0", "B", "B0"] {
+            if let s = best(n, true), let j = best(n, false) {
+                print(String(format: "%@: best batch Swift %.2f clips/s vs JAX %.2f clips/s = %.2fx", n, s, j, s / j))
+            }
+        }
+        for (tl, plain) in [("S", "S0"), ("M", "M0"), ("B", "B0")] {
+            if let a = best(tl, true), let b = best(plain, true), let ja = best(tl, false), let jb = best(plain, false) {
+                print(String(format: "TokenLearner speed-up %@0/%@: Swift %.2fx, JAX %.2fx", tl, tl, a / b, ja / jb))
+            }
+        }
+    }
+
+    private func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    /// Median wall time of `body` over at least `repeats` runs and at least 1 s, after one warm-up.
+    private func time(repeats: Int, _ body: () -> Void) -> Double {
+        body()
+        var times = [Double]()
+        let start = DispatchTime.now().uptimeNanoseconds
+        while times.count < repeats || (Double(DispatchTime.now().uptimeNanoseconds - start) < 1e9 && times.count < 200) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    private func runPeer(_ script: String, _ args: [String]) throws -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ValidationError("JAX peer failed (\(python) \(script) \(args.joined(separator: " ")))") }
+        return data
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Foundation
 
-/// The `tokenreel` command tree. Each subcommand lives in its own file; this file only lists them.
+/// The `tokenreel` command tree. Each subcommand lives in its own file; this file only lists
+/// them and maps errors to the documented exit codes.
 ///
 /// Exit codes (documented in README.md):
 ///   0   every input labelled
@@ -23,4 +25,22 @@ struct TokenReel: ParsableCommand {
             BenchCommand.self,
         ]
     )
+
+    /// Like ArgumentParser's `main()`, but usage errors exit 2 (not 64), and a
+    /// ``UsageFailure`` (bad pipeline, model or directory) is a usage error too.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as UsageFailure {
+            FileHandle.standardError.write(Data("tokenreel: \(failure)\n".utf8))
+            Foundation.exit(ExitStatus.usage)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }          // --help, --version
+            if error is ExitCode { Foundation.exit(code.rawValue) }  // a command's chosen status
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code == .validationFailure ? ExitStatus.usage : code.rawValue)
+        }
+    }
 }

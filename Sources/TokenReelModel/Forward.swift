@@ -1,0 +1,287 @@
+// The forward pass, following Scenic's TokenLearnerViT / ViViT (token_learner/model.py,
+// vivit/model.py, baselines/vit.py). Everything works on workspace buffers of a batch of B clips;
+// token matrices are [B*N, D] row-major, clip-major then t-major (temporal slice, then H', W').
+
+/// The workspace buffers of one forward pass, fetched once with their largest size.
+struct Scratch {
+    let x: UnsafeMutablePointer<Float>        // [B*N0, D] tokens (N0 = input tokens)
+    let y: UnsafeMutablePointer<Float>        // [B*N0, D] LayerNorm outputs
+    let qkv: UnsafeMutablePointer<Float>      // [B*N0, 3D]
+    let attn: UnsafeMutablePointer<Float>     // [B*N0, D] attention outputs, heads side by side
+    let scores: UnsafeMutablePointer<Float>   // [threads, rowBlock, N0] a block of attention probabilities per thread
+    let hidden: UnsafeMutablePointer<Float>   // [B*N0, max(M, bottleneck)]
+    let mask: UnsafeMutablePointer<Float>     // [G*P, S] TokenLearner / TokenFuser masks
+    let maskT: UnsafeMutablePointer<Float>    // [G*P, S] (transposed masks; v1.0 conv ping-pong)
+    let tokens: UnsafeMutablePointer<Float>   // [G*S, D] learned tokens
+    let tokens2: UnsafeMutablePointer<Float>  // [G*S, D] TokenFuser temporaries
+    let im2col: UnsafeMutablePointer<Float>   // [G*P, 9*max(D, S)] (TokenLearner v1.0 only)
+    let pooled: UnsafeMutablePointer<Float>   // [B, max(D, R)]
+    let pooled2: UnsafeMutablePointer<Float>  // [B, max(D, R)]
+    let rowBlock: Int
+    /// Threads of this forward pass (`BLAS.threads` when it started).
+    let threads: Int
+}
+
+extension VideoModel {
+    /// Query rows per attention block: keeps a block of probabilities ([rowBlock, N]) in cache.
+    static let attentionRowBlock = 256
+
+    func scratch(batch b: Int, _ ws: ModelWorkspace) -> Scratch {
+        let c = config, d = c.hiddenSize, n0 = c.inputTokens
+        let g = b * c.grid.t, pp = c.positionsPerSlice
+        let s = c.tokenlearner?.numTokens ?? 0, bn = c.tokenlearner?.bottleneckDim ?? 0
+        let v10 = c.tokenlearner?.version == "1.0"
+        let rb = min(n0, Self.attentionRowBlock)
+        let r = max(d, c.representationSize ?? 0)
+        let threads = BLAS.threads
+        return Scratch(
+            x: ws.buffer(.x, b * n0 * d), y: ws.buffer(.y, b * n0 * d), qkv: ws.buffer(.qkv, b * n0 * 3 * d),
+            attn: ws.buffer(.attn, b * n0 * d), scores: ws.buffer(.scores, threads * rb * n0),
+            hidden: ws.buffer(.hidden, b * n0 * max(c.mlpDim, bn)),
+            mask: ws.buffer(.mask, g * pp * s), maskT: ws.buffer(.maskT, g * pp * s),
+            tokens: ws.buffer(.tokens, g * s * d), tokens2: ws.buffer(.tokens2, g * s * d),
+            im2col: ws.buffer(.im2col, v10 ? g * pp * 9 * max(d, s) : 0),
+            pooled: ws.buffer(.pooled, b * r), pooled2: ws.buffer(.pooled2, b * r), rowBlock: rb, threads: threads)
+    }
+
+    // MARK: embedding
+
+    /// Clips [B, T, H, W, 3] (normalised) -> s.x [B, N0, D]: tubelets as rows of a patch matrix
+    /// [B*T'H'W', t*h*w*3] (the same (t, h, w, c) order as the kernel), one matrix product
+    /// (into s.attn as a temporary), then bias + position embedding, and `cls` first for the
+    /// `token` classifier. Split by patch rows, then by clips, over the threads.
+    func embed(clips: UnsafePointer<Float>, batch b: Int, _ s: Scratch, _ ws: ModelWorkspace) {
+        let c = config, d = c.hiddenSize
+        let (tt, th, tw) = (c.tubelet[0], c.tubelet[1], c.tubelet[2])
+        let (gh, gw) = (c.grid.h, c.grid.w)
+        let (fh, fw) = (c.height, c.width)
+        let k = c.patchSize, np = c.numPatches, n0 = c.inputTokens, off = n0 - np
+        let clipSize = c.numFrames * fh * fw * 3
+        let patches = ws.buffer(.patches, b * np * k)
+        let embedded = s.attn
+        BLAS.parallel(b * np, parts: s.threads) { _, r0, r1 in
+            for row in r0 ..< r1 {
+                let bi = row / np, ti = row % np / (gh * gw), hi = row % (gh * gw) / gw, wi = row % gw
+                let clip = clips + bi * clipSize
+                var dst = patches + row * k
+                for dt in 0 ..< tt {
+                    for dy in 0 ..< th {
+                        dst.update(from: clip + (((ti * tt + dt) * fh + hi * th + dy) * fw + wi * tw) * 3, count: tw * 3)
+                        dst += tw * 3
+                    }
+                }
+            }
+            BLAS.gemm(r1 - r0, d, k, patches + r0 * k, lda: k, params.embedKernel, ldb: d, embedded + r0 * d, ldc: d)
+        }
+        BLAS.parallel(b, parts: s.threads) { _, b0, b1 in
+            for bi in b0 ..< b1 {
+                let xb = s.x + bi * n0 * d
+                xb.update(repeating: 0, count: off * d)
+                (xb + off * d).update(from: embedded + bi * np * d, count: np * d)
+                for i in 0 ..< n0 * d { xb[i] += params.tokenOffset[i] }
+            }
+        }
+    }
+
+    // MARK: encoder
+
+    /// s.x [B, N0, D] -> logits [B, K] written to `out`.
+    func encode(batch b: Int, _ s: Scratch, into out: UnsafeMutablePointer<Float>) {
+        let c = config, d = c.hiddenSize
+        var n = c.inputTokens
+        let gt = c.grid.t, g = b * gt
+        for l in 0 ..< c.numLayers {
+            let block = params.blocks[l]
+            if let tl = c.tokenlearner, l >= tl.loc {
+                let st = tl.numTokens
+                if tl.useTokenfuse {
+                    // x [G, P, D] is the residual; tokens [G, S, D] go through the block, the fuser
+                    // maps them back to [G, P, D] and adds them to x.
+                    learnTokens(params.tokenLearners[l - tl.loc], x: s.x, groups: g, into: s.tokens, s)
+                    transformerBlock(block, x: s.tokens, batch: b, tokens: gt * st, s)
+                    fuse(params.fusers[l - tl.loc], tokens: s.tokens, into: s.x, groups: g, s)
+                    continue
+                } else if l == tl.loc {
+                    learnTokens(params.tokenLearners[0], x: s.x, groups: g, into: s.tokens, s)
+                    s.x.update(from: s.tokens, count: g * st * d)
+                    n = gt * st
+                }
+            }
+            transformerBlock(block, x: s.x, batch: b, tokens: n, s)
+        }
+        head(batch: b, tokens: n, s, into: out)
+    }
+
+    /// Pre-LN block on x [B*n, D], in place: x += MHA(LN0(x)); x += MLP(LN1(x)).
+    ///
+    /// Two parallel phases over token rows: (1) LN0 and the q|k|v projection; (2) for the
+    /// thread's query rows, attention over all keys of their clip (all heads), the output
+    /// projection, LN1 and the MLP, all row-local.
+    func transformerBlock(_ p: BlockParams, x: UnsafeMutablePointer<Float>, batch b: Int, tokens n: Int, _ s: Scratch) {
+        let c = config, d = c.hiddenSize, rows = b * n, eps = c.layerNormEpsilon
+        let hd = c.numHeads, dh = c.headDim, ld = 3 * d, m = c.mlpDim
+        let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
+        BLAS.parallel(rows, parts: s.threads) { _, r0, r1 in
+            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
+            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d)
+            Kernels.addBias(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
+        }
+        BLAS.parallel(rows, parts: s.threads) { t, r0, r1 in
+            let scores = s.scores + t * scoresPerThread
+            var r = r0
+            while r < r1 {
+                let bi = r / n, end = min(r1, (bi + 1) * n)
+                let base = s.qkv + bi * n * ld
+                for h in 0 ..< hd {
+                    let k = base + d + h * dh, v = base + 2 * d + h * dh
+                    var q0 = r - bi * n
+                    while q0 < end - bi * n {
+                        let mm = min(rb, end - bi * n - q0)
+                        BLAS.gemm(mm, n, dh, base + q0 * ld + h * dh, lda: ld, k, ldb: ld, transB: true, scores, ldc: n)
+                        Kernels.softmaxRows(scores, rows: mm, cols: n, ld: n)
+                        BLAS.gemm(mm, dh, n, scores, lda: n, v, ldb: ld, s.attn + (bi * n + q0) * d + h * dh, ldc: d)
+                        q0 += mm
+                    }
+                }
+                r = end
+            }
+            let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
+            BLAS.gemm(nr, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, xr, ldc: d, beta: 1)
+            Kernels.addBias(xr, rows: nr, cols: d, p.out.bias)
+            Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
+            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m)
+            Kernels.addBiasGELU(hr, rows: nr, cols: m, p.fc1.bias)
+            BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
+            Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
+        }
+    }
+
+    /// LayerNorm then a two-layer MLP (GELU between) on rows of x [rows, D] -> out [rows, outDim],
+    /// split by rows. Uses s.y and s.hidden.
+    func normMLP(_ x: UnsafePointer<Float>, rows: Int, _ ln: LayerNormParams, _ fc1: Dense, _ fc2: Dense, into out: UnsafeMutablePointer<Float>, _ s: Scratch) {
+        let d = config.hiddenSize, eps = config.layerNormEpsilon
+        BLAS.parallel(rows, parts: s.threads) { _, r0, r1 in
+            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: ln.scale, bias: ln.bias, eps: eps)
+            dense(s.y + r0 * d, rows: r1 - r0, fc1, into: s.hidden + r0 * fc1.outDim, gelu: true)
+            dense(s.hidden + r0 * fc1.outDim, rows: r1 - r0, fc2, into: out + r0 * fc2.outDim)
+        }
+    }
+
+    // MARK: TokenLearner and TokenFuser
+
+    /// x [G, P, D] -> out [G, S, D], one temporal slice per group.
+    func learnTokens(_ p: TokenLearnerParams, x: UnsafeMutablePointer<Float>, groups g: Int, into out: UnsafeMutablePointer<Float>, _ s: Scratch) {
+        let c = config, d = c.hiddenSize, pp = c.positionsPerSlice, st = c.tokenlearner!.numTokens
+        let rows = g * pp
+        switch p {
+        case let .v11(ln, fc1, fc2):
+            normMLP(x, rows: rows, ln, fc1, fc2, into: s.mask, s)                           // [G*P, S]
+            BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+                for gi in g0 ..< g1 {
+                    let at = s.maskT + gi * st * pp
+                    Kernels.transpose(s.mask + gi * pp * st, rows: pp, cols: st, ld: st, at)   // [S, P]
+                    Kernels.softmaxRows(at, rows: st, cols: pp, ld: pp)                         // over positions
+                    BLAS.gemm(st, d, pp, at, lda: pp, x + gi * pp * d, ldb: d, out + gi * st * d, ldc: d)
+                }
+            }
+        case let .v10(ln, convs):
+            Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: ln.scale, bias: ln.bias, eps: c.layerNormEpsilon)
+            conv3x3(s.y, groups: g, cin: d, convs[0], cout: st, into: s.mask, s)
+            Kernels.map(s.mask, rows * st, Kernels.gelu8)
+            conv3x3(s.mask, groups: g, cin: st, convs[1], cout: st, into: s.maskT, s)
+            Kernels.map(s.maskT, rows * st, Kernels.gelu8)
+            conv3x3(s.maskT, groups: g, cin: st, convs[2], cout: st, into: s.mask, s)
+            Kernels.map(s.mask, rows * st, Kernels.gelu8)
+            conv3x3(s.mask, groups: g, cin: st, convs[3], cout: st, into: s.maskT, s)
+            Kernels.map(s.maskT, rows * st, Kernels.sigmoid8)
+            for gi in 0 ..< g {   // sum pooling: out_g [S, D] = mask_g^T [S, P] @ x_g [P, D]
+                BLAS.gemm(st, d, pp, s.maskT + gi * pp * st, lda: st, transA: true, x + gi * pp * d, ldb: d, out + gi * st * d, ldc: d)
+            }
+        }
+    }
+
+    /// 3x3 convolution, stride 1, SAME (zero) padding, no bias, on [G, H', W', cin] -> [G, H', W', cout],
+    /// as im2col [G*P, 9*cin] times the kernel [3, 3, cin, cout] read as [9*cin, cout].
+    func conv3x3(_ src: UnsafePointer<Float>, groups g: Int, cin: Int, _ kernel: UnsafePointer<Float>, cout: Int, into dst: UnsafeMutablePointer<Float>, _ s: Scratch) {
+        let gh = config.grid.h, gw = config.grid.w
+        var row = s.im2col
+        for gi in 0 ..< g {
+            for yy in 0 ..< gh {
+                for xx in 0 ..< gw {
+                    for ky in 0 ..< 3 {
+                        for kx in 0 ..< 3 {
+                            let sy = yy + ky - 1, sx = xx + kx - 1
+                            if sy >= 0, sy < gh, sx >= 0, sx < gw {
+                                row.update(from: src + ((gi * gh + sy) * gw + sx) * cin, count: cin)
+                            } else {
+                                row.update(repeating: 0, count: cin)
+                            }
+                            row += cin
+                        }
+                    }
+                }
+            }
+        }
+        BLAS.gemm(g * gh * gw, cout, 9 * cin, s.im2col, lda: 9 * cin, kernel, ldb: cout, dst, ldc: cout)
+    }
+
+    /// TokenFuser: tokens [G, S, D] (after the block) and the residual x [G, P, D];
+    /// x += mix [P, S] @ LN2(Dense_0 over S (LN1(tokens))), mix = sigmoid(MLP(LN0(x))).
+    func fuse(_ p: FuserParams, tokens: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, groups g: Int, _ s: Scratch) {
+        let c = config, d = c.hiddenSize, pp = c.positionsPerSlice, st = c.tokenlearner!.numTokens, eps = c.layerNormEpsilon
+        BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+            for gi in g0 ..< g1 {   // t'[s', :] = sum_s K[s, s'] t[s, :] + b[s']
+                let src = tokens + gi * st * d, tmp = s.tokens2 + gi * st * d
+                Kernels.layerNorm(src, tmp, rows: st, cols: d, scale: p.norm1.scale, bias: p.norm1.bias, eps: eps)
+                BLAS.gemm(st, d, st, p.mix.kernel, lda: st, transA: true, tmp, ldb: d, src, ldc: d)
+                for si in 0 ..< st {
+                    let bias = p.mix.bias[si], r = src + si * d
+                    for j in 0 ..< d { r[j] += bias }
+                }
+                Kernels.layerNorm(src, src, rows: st, cols: d, scale: p.norm2.scale, bias: p.norm2.bias, eps: eps)
+            }
+        }
+        normMLP(x, rows: g * pp, p.ln0, p.fc1, p.fc2, into: s.mask, s)
+        BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+            for gi in g0 ..< g1 {
+                Kernels.map(s.mask + gi * pp * st, pp * st, Kernels.sigmoid8)
+                BLAS.gemm(pp, d, st, s.mask + gi * pp * st, lda: st, tokens + gi * st * d, ldb: d, x + gi * pp * d, ldc: d, beta: 1)
+            }
+        }
+    }
+
+    // MARK: head
+
+    /// encoder_norm, pooling over the n tokens of each clip (or `cls`), pre_logits, output_projection.
+    func head(batch b: Int, tokens n: Int, _ s: Scratch, into out: UnsafeMutablePointer<Float>) {
+        let c = config, d = c.hiddenSize
+        Kernels.layerNorm(s.x, s.y, rows: b * n, cols: d, scale: params.encoderNorm.scale, bias: params.encoderNorm.bias, eps: c.layerNormEpsilon)
+        for bi in 0 ..< b {
+            let src = s.y + bi * n * d, dst = s.pooled + bi * d
+            switch c.classifier {
+            case .token:
+                dst.update(from: src, count: d)
+            case .gmp:
+                dst.update(from: src, count: d)
+                for r in 1 ..< max(n, 1) { for j in 0 ..< d { dst[j] = max(dst[j], src[r * d + j]) } }
+            case .gap, .gsp:
+                dst.update(repeating: 0, count: d)
+                for r in 0 ..< n { for j in 0 ..< d { dst[j] += src[r * d + j] } }
+                if c.classifier == .gap { for j in 0 ..< d { dst[j] /= Float(n) } }
+            }
+        }
+        var features = s.pooled
+        if let pre = params.preLogits {
+            dense(s.pooled, rows: b, pre, into: s.pooled2)
+            Kernels.map(s.pooled2, b * pre.outDim, Kernels.tanh8)
+            features = s.pooled2
+        }
+        dense(features, rows: b, params.head, into: out)
+    }
+
+    /// out [rows, outDim] = x [rows, inDim] @ kernel + bias (then GELU).
+    func dense(_ x: UnsafePointer<Float>, rows: Int, _ p: Dense, into out: UnsafeMutablePointer<Float>, gelu: Bool = false) {
+        BLAS.gemm(rows, p.outDim, p.inDim, x, lda: p.inDim, p.kernel, ldb: p.outDim, out, ldc: p.outDim)
+        if gelu { Kernels.addBiasGELU(out, rows: rows, cols: p.outDim, p.bias) } else { Kernels.addBias(out, rows: rows, cols: p.outDim, p.bias) }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import TokenReelMedia
+import TokenReelModel
+
+// The real stage implementations over TokenReelMedia (decode) and TokenReelModel (tokenize,
+// infer). Everything else in the pipeline only knows the protocols of Stages.swift.
+
+/// The decode stage over TokenReelMedia: probe, sampling plan, plan-driven decode.
+public struct MediaDecoder: VideoDecoding {
+    public var mode: TokenReelMedia.SamplingMode
+    public var geometry: FrameGeometry
+    public var options: DecodeOptions
+
+    public init(config: PipelineConfig, geometry g: ResolvedGeometry) {
+        let s = config.sampling
+        switch s.mode {
+        case .uniform:
+            mode = .uniform(frames: g.frames)
+        case .sliding:
+            let clip = s.clipSeconds ?? 2
+            mode = .sliding(frames: g.frames, clipSeconds: clip, strideSeconds: s.strideSeconds ?? clip,
+                            tail: SlidingTail(rawValue: s.tail.rawValue)!)
+        case .multiview:
+            mode = .multiview(frames: g.frames, clips: s.clips, clipSeconds: s.clipSeconds, spatialCrops: s.spatialCrops)
+        }
+        geometry = FrameGeometry(shortSide: g.shortSide, cropWidth: g.cropWidth, cropHeight: g.cropHeight,
+                                 scaling: ScalingAlgorithm(rawValue: config.preprocess.scaling.rawValue)!)
+        options = DecodeOptions(timeoutSeconds: config.decode.timeoutSeconds, threads: config.decode.threads)
+    }
+
+    public func decode(path: String, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws {
+        do {
+            let reader = try VideoReader(path: path, options: options)
+            let plan = try SamplingPlan.make(for: reader.info, mode: mode)
+            // The probe without the absolute path: results say the relative path, and stay
+            // the same whichever machine or mount point made them.
+            var probe = try JSONValue(encoding: reader.info)
+            if case var .object(o) = probe { o["path"] = nil; probe = .object(o) }
+            try opened(ProbeReport(probe: probe, clipCount: plan.clips.count))
+            try reader.decode(plan, geometry: geometry) { d in
+                try clip(ClipFrames(index: d.plan.index, start: d.plan.start, end: d.plan.end, timestamps: d.plan.timestamps,
+                                    frameTimestamps: d.frameTimestamps, crop: d.plan.crop.rawValue,
+                                    repeatedFrames: d.plan.repeatedFrames, pixels: d.pixels,
+                                    frames: d.frames, height: d.height, width: d.width))
+            }
+        } catch let e as MediaError {
+            throw StageFailure(kind: e.kind.rawValue, message: e.description)
+        } catch let e as SamplingError {
+            throw StageFailure(kind: "sampling", message: "\(path): \(e.description)")
+        }
+    }
+}
+
+/// The tokenize and infer stages over TokenReelModel: one immutable `VideoModel` shared by
+/// every worker, one `ModelWorkspace` per worker.
+public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
+    public typealias Tokens = Tensor
+    public typealias Workspace = ModelWorkspace
+
+    public let model: VideoModel
+    public let normalization: PixelNormalization
+    /// The weights file's base name.
+    public let name: String
+    public var sha256: String { model.sha256 }
+    public var labels: [String] { model.labels }
+    public var inputFrames: Int { model.inputFrames }
+    public var inputHeight: Int { model.inputHeight }
+    public var inputWidth: Int { model.inputWidth }
+
+    public init(model: VideoModel, normalization: PixelNormalization, name: String) {
+        self.model = model; self.normalization = normalization; self.name = name
+    }
+
+    /// Loads the model a pipeline names, with the pipeline's normalisation
+    /// (`preprocess.normalization: model` takes the model's own).
+    public static func load(config: PipelineConfig) throws -> VideoModelAdapter {
+        let url = config.modelURL
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw PipelineConfigError(file: config.sourcePath ?? config.name, key: "model", line: nil,
+                                      message: "\(url.path): no such file (relative paths are taken from the pipeline file's directory)")
+        }
+        let model = try VideoModel.load(contentsOf: url)
+        let p = config.preprocess
+        let normalization: PixelNormalization
+        switch p.normalization {
+        case .model: normalization = model.defaultNormalization
+        case .zeroCentered: normalization = .zeroCentered
+        case .unit: normalization = .unit
+        case .meanStd: normalization = .meanStd(mean: (p.mean ?? []).map(Float.init), std: (p.std ?? []).map(Float.init))
+        }
+        return VideoModelAdapter(model: model, normalization: normalization, name: url.deletingPathExtension().lastPathComponent)
+    }
+
+    /// Sets OpenBLAS threads per call (process-wide).
+    public static func setBLASThreads(_ n: Int) { BLAS.setThreads(n) }
+
+    public func makeWorkspace() -> ModelWorkspace { model.makeWorkspace() }
+
+    public func embed(_ clip: ClipFrames, workspace: ModelWorkspace) throws -> Tensor {
+        guard clip.frames == inputFrames, clip.height == inputHeight, clip.width == inputWidth,
+              clip.pixels.count == clip.frames * clip.height * clip.width * 3 else {
+            throw StageFailure(kind: "internal", message: "clip \(clip.index) is \(clip.frames)x\(clip.height)x\(clip.width), the model takes \(inputFrames)x\(inputHeight)x\(inputWidth)")
+        }
+        return model.embed(pixels: clip.pixels, normalization: normalization, workspace: workspace)
+    }
+
+    public func classify(_ batch: [Tensor], workspace: ModelWorkspace) -> [[Float]] {
+        let logits = model.classify(batch, workspace: workspace)   // [B, C]
+        let c = logits.shape.count == 2 ? logits.shape[1] : 0
+        return (0 ..< batch.count).map { b in c == 0 ? [] : Array(logits.data[b * c ..< (b + 1) * c]) }
+    }
+}

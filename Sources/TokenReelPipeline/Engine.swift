@@ -1,0 +1,320 @@
+import Foundation
+import Logging
+
+/// Busy time and worker count of one stage.
+public struct StageStats: Codable, Sendable, Equatable {
+    public var workers: Int
+    /// Seconds the stage's workers spent working, summed over workers (time blocked on a full
+    /// or empty queue is not counted).
+    public var busySeconds: Double
+
+    enum CodingKeys: String, CodingKey { case workers, busySeconds = "busy_seconds" }
+    public init(workers: Int, busySeconds: Double) { self.workers = workers; self.busySeconds = busySeconds }
+}
+
+/// What one pass of the engine did.
+public struct EngineReport: Sendable {
+    public var videosFinished = 0
+    public var clips = 0
+    /// Inputs never started because ``LabelingEngine/stop()`` was called.
+    public var notStarted = 0
+    public var wallSeconds = 0.0
+    public var stages: [String: StageStats] = [:]
+    /// Most clips each queue ever held (decode->tokenize, tokenize->infer) and videos in the writer queue.
+    public var queueHighWater: [String: Int] = [:]
+    /// Largest inference batch seen.
+    public var largestBatch = 0
+}
+
+/// The staged engine: decode (N workers) -> tokenize (M) -> infer (K, batching clips across
+/// videos) -> write (1), joined by ``BoundedQueue``s.
+///
+/// Each worker is a long-lived loop on its own serial `DispatchQueue` (Dispatch gives such queues
+/// their own threads when they block), so FFmpeg and BLAS never run on Swift's cooperative pool.
+/// Clips travel one at a time: a decode worker holds one clip in hand, each queue holds at most
+/// `queue_capacity` clips, and an infer worker at most `batch_size`, so memory is bounded by
+/// configuration, not by the number or length of videos.
+public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @unchecked Sendable {
+    public let decoder: Decoder
+    public let model: Model
+    public let config: PipelineConfig
+    public let pipelineRef: VideoResult.PipelineRef
+    private let logger: Logger
+    private let stopRequested = Locked(false)
+
+    public init(decoder: Decoder, model: Model, config: PipelineConfig, logger: Logger = Logger(label: "tokenreel.pipeline")) {
+        self.decoder = decoder
+        self.model = model
+        self.config = config
+        self.pipelineRef = .init(name: config.name, hash: config.hash)
+        self.logger = logger
+    }
+
+    /// Stop taking new videos; those in flight finish and are written. Safe from any thread.
+    public func stop() { stopRequested.withLock { $0 = true } }
+    public var isStopping: Bool { stopRequested.withLock { $0 } }
+
+    // MARK: Items travelling between stages
+
+    /// One video in flight; shared by the items of its clips. All fields under `lock`.
+    private final class VideoState: @unchecked Sendable {
+        let input: InputFile
+        let lock = NSLock()
+        var probe: JSONValue?
+        var clipCount: Int?
+        var clipsSent = 0
+        var decodeFinished = false
+        var failure: StageFailure?
+        var outcomes: [ClipResult] = []
+        var probabilities: [[Double]] = []
+        var finalized = false
+        var decodeSeconds = 0.0, tokenizeSeconds = 0.0, inferSeconds = 0.0
+        init(input: InputFile) { self.input = input }
+
+        /// Clips that came back without a result (model output rejected).
+        var failedClips = 0
+
+        /// True exactly once: when decoding has ended and every clip sent has come back.
+        /// Call with `lock` held.
+        func takeCompletion() -> Bool {
+            guard !finalized, decodeFinished, outcomes.count + failedClips == clipsSent else { return false }
+            finalized = true
+            return true
+        }
+    }
+
+    private struct FramesItem: @unchecked Sendable { let video: VideoState; let clip: ClipFrames }
+    private struct TokensItem: @unchecked Sendable {
+        let video: VideoState
+        var clip: ClipFrames   // pixels emptied: only the metadata travels on
+        let tokens: Model.Tokens
+    }
+
+    // MARK: Run
+
+    /// Labels `inputs` (in order) and calls `write` on the writer thread once per finished video,
+    /// ok or error. Returns when every started video is written.
+    public func run(_ inputs: [InputFile], write: @escaping (VideoResult) -> Void) -> EngineReport {
+        let w = config.workers
+        let framesQueue = BoundedQueue<FramesItem>(capacity: w.queueCapacity)
+        let tokensQueue = BoundedQueue<TokensItem>(capacity: w.queueCapacity)
+        let writeQueue = BoundedQueue<VideoState>(capacity: max(w.queueCapacity, w.decode + w.batchSize))
+        let nextInput = Locked(0)
+        let clipsDone = Locked(0)
+        let largestBatch = Locked(0)
+        let busy = Locked(["decode": 0.0, "tokenize": 0.0, "infer": 0.0, "write": 0.0])
+        let start = monotonicSeconds()
+
+        func spawn(_ stage: String, _ count: Int, group: DispatchGroup, _ body: @escaping (Int) -> Void) {
+            for i in 0 ..< count {
+                let queue = DispatchQueue(label: "tokenreel.\(stage).\(i)", qos: .userInitiated)
+                queue.async(group: group) { body(i) }
+            }
+        }
+
+        // Decode: one file at a time per worker; each clip goes on as soon as it is decoded.
+        let decodeGroup = DispatchGroup()
+        spawn("decode", w.decode, group: decodeGroup) { _ in
+            var busySeconds = 0.0
+            while !self.isStopping {
+                let i: Int? = nextInput.withLock { n in
+                    guard n < inputs.count else { return nil }
+                    defer { n += 1 }
+                    return n
+                }
+                guard let i else { break }
+                let video = VideoState(input: inputs[i])
+                let t0 = monotonicSeconds()
+                var blocked = 0.0
+                do {
+                    try self.decoder.decode(path: video.input.path, opened: { report in
+                        video.lock.lock(); video.probe = report.probe; video.clipCount = report.clipCount; video.lock.unlock()
+                        if report.clipCount == 0 {
+                            throw StageFailure(kind: "no_clips", message: "the sampling plan has no clips for this video")
+                        }
+                    }, clip: { frames in
+                        video.lock.lock(); video.clipsSent += 1; video.lock.unlock()
+                        let b0 = monotonicSeconds()
+                        framesQueue.push(FramesItem(video: video, clip: frames))
+                        blocked += monotonicSeconds() - b0
+                    })
+                    video.lock.lock()
+                    if video.clipCount != video.clipsSent {
+                        video.failure = StageFailure(kind: "internal", message: "decoder produced \(video.clipsSent) clips of \(video.clipCount ?? -1) planned")
+                    }
+                    video.lock.unlock()
+                } catch {
+                    let failure = (error as? StageFailure) ?? StageFailure(kind: "internal", message: "\(error)")
+                    video.lock.lock(); video.failure = failure; video.lock.unlock()
+                }
+                let spent = monotonicSeconds() - t0 - blocked
+                busySeconds += spent
+                video.lock.lock()
+                video.decodeSeconds = spent
+                video.decodeFinished = true
+                let done = video.takeCompletion()
+                video.lock.unlock()
+                if done { writeQueue.push(video) }
+            }
+            busy.withLock { $0["decode"]! += busySeconds }
+        }
+
+        // Tokenize: pixels -> tokens; the pixels are dropped here.
+        let tokenizeGroup = DispatchGroup()
+        spawn("tokenize", w.tokenize, group: tokenizeGroup) { _ in
+            let workspace = self.model.makeWorkspace()
+            var busySeconds = 0.0
+            while let item = framesQueue.pop() {
+                let t0 = monotonicSeconds()
+                let tokens: Model.Tokens
+                do {
+                    tokens = try self.model.embed(item.clip, workspace: workspace)
+                } catch {
+                    let spent = monotonicSeconds() - t0
+                    busySeconds += spent
+                    let failure = (error as? StageFailure) ?? StageFailure(kind: "internal", message: "\(error)")
+                    item.video.lock.lock()
+                    item.video.tokenizeSeconds += spent
+                    item.video.failedClips += 1
+                    if item.video.failure == nil { item.video.failure = failure }
+                    let done = item.video.takeCompletion()
+                    item.video.lock.unlock()
+                    if done { writeQueue.push(item.video) }
+                    continue
+                }
+                var clip = item.clip
+                clip.pixels = []
+                let spent = monotonicSeconds() - t0
+                busySeconds += spent
+                item.video.lock.lock(); item.video.tokenizeSeconds += spent; item.video.lock.unlock()
+                tokensQueue.push(TokensItem(video: item.video, clip: clip, tokens: tokens))
+            }
+            busy.withLock { $0["tokenize"]! += busySeconds }
+        }
+
+        // Infer: batches of up to batch_size clips, from whichever videos are queued.
+        let inferGroup = DispatchGroup()
+        spawn("infer", w.infer, group: inferGroup) { _ in
+            let workspace = self.model.makeWorkspace()
+            var busySeconds = 0.0
+            while true {
+                let batch = tokensQueue.popBatch(max: w.batchSize)
+                if batch.isEmpty { break }
+                largestBatch.withLock { $0 = max($0, batch.count) }
+                let t0 = monotonicSeconds()
+                let logits = self.model.classify(batch.map(\.tokens), workspace: workspace)
+                var finished: [VideoState] = []
+                for (k, item) in batch.enumerated() {
+                    let clipResult = k < logits.count ? self.score(item.clip, logits: logits[k]) : nil
+                    let share = (monotonicSeconds() - t0) / Double(batch.count)
+                    item.video.lock.lock()
+                    switch clipResult {
+                    case let .success((result, probabilities))?:
+                        item.video.outcomes.append(result)
+                        item.video.probabilities.append(probabilities)
+                    case let .failure(failure)?:
+                        item.video.failedClips += 1
+                        if item.video.failure == nil { item.video.failure = failure }
+                    case nil:
+                        item.video.failedClips += 1
+                        if item.video.failure == nil {
+                            item.video.failure = StageFailure(kind: "model_output", message: "the model returned \(logits.count) logit vectors for a batch of \(batch.count)")
+                        }
+                    }
+                    item.video.inferSeconds += share
+                    if item.video.takeCompletion() { finished.append(item.video) }
+                    item.video.lock.unlock()
+                }
+                busySeconds += monotonicSeconds() - t0
+                clipsDone.withLock { $0 += batch.count }
+                for video in finished { writeQueue.push(video) }
+            }
+            busy.withLock { $0["infer"]! += busySeconds }
+        }
+
+        // Write: one thread builds each result and hands it to `write`.
+        let writerGroup = DispatchGroup()
+        let videosFinished = Locked(0)
+        spawn("write", 1, group: writerGroup) { _ in
+            var busySeconds = 0.0
+            while let video = writeQueue.pop() {
+                let t0 = monotonicSeconds()
+                write(self.makeResult(video))
+                busySeconds += monotonicSeconds() - t0
+                videosFinished.withLock { $0 += 1 }
+            }
+            busy.withLock { $0["write"]! += busySeconds }
+        }
+
+        // Shut down front to back: each queue closes once every producer of it has finished.
+        decodeGroup.wait(); framesQueue.close()
+        tokenizeGroup.wait(); tokensQueue.close()
+        inferGroup.wait(); writeQueue.close()
+        writerGroup.wait()
+
+        var report = EngineReport()
+        report.videosFinished = videosFinished.withLock { $0 }
+        report.clips = clipsDone.withLock { $0 }
+        report.notStarted = inputs.count - nextInput.withLock { $0 }
+        report.wallSeconds = monotonicSeconds() - start
+        let b = busy.withLock { $0 }
+        report.stages = [
+            "decode": .init(workers: w.decode, busySeconds: b["decode"]!),
+            "tokenize": .init(workers: w.tokenize, busySeconds: b["tokenize"]!),
+            "infer": .init(workers: w.infer, busySeconds: b["infer"]!),
+            "write": .init(workers: 1, busySeconds: b["write"]!),
+        ]
+        report.queueHighWater = ["frames": framesQueue.highWater, "tokens": tokensQueue.highWater, "write": writeQueue.highWater]
+        report.largestBatch = largestBatch.withLock { $0 }
+        return report
+    }
+
+    // MARK: Results
+
+    private func score(_ clip: ClipFrames, logits: [Float]) -> Result<(ClipResult, [Double]), StageFailure> {
+        guard logits.count == model.labels.count else {
+            return .failure(StageFailure(kind: "model_output", message: "the model returned \(logits.count) logits for \(model.labels.count) labels"))
+        }
+        guard logits.allSatisfy(\.isFinite) else {
+            return .failure(StageFailure(kind: "model_output", message: "the model returned non-finite logits for clip \(clip.index)"))
+        }
+        let p = Scoring.softmax(logits)
+        let top = Scoring.topK(p, labels: model.labels, k: min(config.output.topK, p.count))
+        let result = ClipResult(index: clip.index, start: clip.start, end: clip.end, timestamps: clip.timestamps,
+                                frameTimestamps: clip.frameTimestamps, crop: clip.crop, repeatedFrames: clip.repeatedFrames,
+                                label: top[0].label, score: top[0].score, topK: top,
+                                probabilities: config.output.probabilities ? p : nil,
+                                logits: config.output.logits ? logits.map(Double.init) : nil)
+        return .success((result, p))
+    }
+
+    /// An error message that is the same on every run and machine: the input's absolute path
+    /// becomes its relative path, and FFmpeg's context addresses (`[mov,mp4 @ 0x7f...]`) go.
+    static func reproducibleMessage(_ message: String, absolutePath: String, relativePath: String) -> String {
+        message.replacingOccurrences(of: absolutePath, with: relativePath)
+            .replacingOccurrences(of: " @ 0x[0-9a-fA-F]+", with: "", options: .regularExpression)
+    }
+
+    private func makeResult(_ video: VideoState) -> VideoResult {
+        video.lock.lock(); defer { video.lock.unlock() }
+        let input = VideoResult.Input(path: video.input.relativePath, size: video.input.size,
+                                      modified: OutputLayout.isoTime(video.input.modified))
+        let modelRef = VideoResult.ModelRef(name: model.name, sha256: model.sha256)
+        let timing = VideoResult.Timing(decode: video.decodeSeconds, tokenize: video.tokenizeSeconds, infer: video.inferSeconds)
+        if let failure = video.failure {
+            logger.warning("input failed", metadata: ["path": "\(input.path)", "kind": "\(failure.kind)", "message": "\(failure.message)"])
+            let message = Self.reproducibleMessage(failure.message, absolutePath: video.input.path, relativePath: input.path)
+            return VideoResult(input: input, status: .error, error: .init(kind: failure.kind, message: message),
+                               probe: video.probe, model: modelRef, pipeline: pipelineRef, label: nil, score: nil,
+                               topK: nil, clips: [], timing: timing)
+        }
+        // Clips may come back out of order (several infer workers, batches); results are in plan order.
+        let order = video.outcomes.indices.sorted { video.outcomes[$0].index < video.outcomes[$1].index }
+        let clips = order.map { video.outcomes[$0] }
+        let mean = Scoring.mean(order.map { video.probabilities[$0] })
+        let top = Scoring.topK(mean, labels: model.labels, k: min(config.output.topK, mean.count))
+        return VideoResult(input: input, status: .ok, error: nil, probe: video.probe, model: modelRef,
+                           pipeline: pipelineRef, label: top[0].label, score: top[0].score, topK: top,
+                           clips: clips, timing: timing)
+    }
+}

@@ -1,0 +1,396 @@
+import Foundation
+import Yams
+
+/// A pipeline file (`pipelines/*.yaml`) decoded into typed, validated configuration.
+///
+/// Every key is documented in docs/pipelines.md. Decoding is strict: an unknown key, a wrong type
+/// or a value out of range is a ``PipelineConfigError`` naming the file, the key path (e.g.
+/// `sampling.mode`) and what is allowed. Optional keys take the defaults shown on each property.
+public struct PipelineConfig: Sendable, Equatable {
+    /// `name`: a short identifier written into every result (default: the file's base name).
+    public var name: String
+    /// `model`: path of the `.safetensors` weights, resolved relative to the pipeline file's
+    /// directory when relative. Required.
+    public var modelPath: String
+    /// `inputs`: which files the discover stage takes.
+    public var inputs: Inputs
+    /// `sampling`: which clips of each video are labelled.
+    public var sampling: Sampling
+    /// `preprocess`: resize, crop and pixel normalisation.
+    public var preprocess: Preprocess
+    /// `decode`: decoder limits.
+    public var decode: Decode
+    /// `workers`: parallelism, queue capacity, batching and BLAS threads.
+    public var workers: Workers
+    /// `output`: what each clip record carries.
+    public var output: Output
+
+    public struct Inputs: Sendable, Equatable, Codable {
+        /// `inputs.extensions`: file extensions (without dot, compared case-insensitively).
+        public var extensions: [String] = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "flv", "wmv", "3gp", "ogv"]
+        public init() {}
+    }
+
+    /// How a video is cut into clips.
+    public enum SamplingMode: String, Sendable, Equatable, Codable, CaseIterable {
+        /// One clip whose `frames` targets are spread evenly over the whole video.
+        case uniform
+        /// Windows of `clip_seconds`, one every `stride_seconds`.
+        case sliding
+        /// `clips` evenly spaced temporal windows x `spatial_crops` crops (e.g. 4x3 views).
+        case multiview
+    }
+
+    /// What happens to a last sliding window that would run past the end of the video.
+    public enum Tail: String, Sendable, Equatable, Codable, CaseIterable { case drop, shift, pad }
+
+    public struct Sampling: Sendable, Equatable, Codable {
+        /// `sampling.mode`: `uniform`, `sliding` or `multiview`. Default `uniform`.
+        public var mode: SamplingMode = .uniform
+        /// `sampling.frames`: frames per clip (T). Default (absent): the model's input frames.
+        /// When given it must equal the model's input frames.
+        public var frames: Int?
+        /// `sampling.clip_seconds`: window length for `sliding` (required there) and `multiview`
+        /// (absent: the video is split into `clips` equal parts).
+        public var clipSeconds: Double?
+        /// `sampling.stride_seconds`: distance between window starts for `sliding`. Default: clip_seconds.
+        public var strideSeconds: Double?
+        /// `sampling.tail`: last partial window for `sliding`: `drop`, `shift` (default) or `pad`.
+        public var tail: Tail = .shift
+        /// `sampling.clips`: temporal views for `multiview`. Default 4.
+        public var clips: Int = 4
+        /// `sampling.spatial_crops`: spatial views for `multiview`, 1 or 3. Default 3.
+        public var spatialCrops: Int = 3
+        public init() {}
+    }
+
+    public enum Scaling: String, Sendable, Equatable, Codable, CaseIterable { case bilinear, bicubic, area, point, lanczos }
+
+    public enum Normalization: String, Sendable, Equatable, Codable, CaseIterable {
+        /// Whatever the model's metadata says (default).
+        case model
+        /// x/255*2-1
+        case zeroCentered = "zero_centered"
+        /// x/255
+        case unit
+        /// (x/255 - mean)/std per channel (`mean`, `std` required).
+        case meanStd = "mean_std"
+    }
+
+    public struct Preprocess: Sendable, Equatable, Codable {
+        /// `preprocess.short_side`: the short side is resized to this many pixels before cropping.
+        /// Default (absent): the larger crop side, i.e. no margin.
+        public var shortSide: Int?
+        /// `preprocess.crop`: `[width, height]` of the crop. Default (absent): the model's input size.
+        public var crop: [Int]?
+        /// `preprocess.scaling`: resize filter. Default `bilinear`.
+        public var scaling: Scaling = .bilinear
+        /// `preprocess.normalization`. Default `model`.
+        public var normalization: Normalization = .model
+        /// `preprocess.mean`, `preprocess.std`: three values each, for `mean_std`.
+        public var mean: [Double]?
+        public var std: [Double]?
+        public init() {}
+    }
+
+    public struct Decode: Sendable, Equatable, Codable {
+        /// `decode.timeout_seconds`: a file taking longer than this to decode is an error record. Default 60.
+        public var timeoutSeconds: Double = 60
+        /// `decode.threads`: FFmpeg threads per decode worker. Default 1 (best directory throughput).
+        public var threads: Int = 1
+        public init() {}
+    }
+
+    public struct Workers: Sendable, Equatable, Codable {
+        /// `workers.decode`: decode workers (N). Default 1.
+        public var decode: Int = 1
+        /// `workers.tokenize`: tokenize workers (M). Default 1.
+        public var tokenize: Int = 1
+        /// `workers.infer`: infer workers (K). Default 1.
+        public var infer: Int = 1
+        /// `workers.queue_capacity`: clips each inter-stage queue holds before pushing back. Default 8.
+        public var queueCapacity: Int = 8
+        /// `workers.batch_size`: most clips per inference call, gathered across videos. Default 8.
+        public var batchSize: Int = 8
+        /// `workers.blas_threads`: OpenBLAS threads per call. Default 1. `tokenreel run` warns when
+        /// `blas_threads x (tokenize + infer)` exceeds the machine's cores.
+        public var blasThreads: Int = 1
+        public init() {}
+    }
+
+    public struct Output: Sendable, Equatable, Codable {
+        /// `output.top_k`: entries in each `top_k` list (at most the number of classes). Default 5.
+        public var topK: Int = 5
+        /// `output.probabilities`: add each clip's full softmax vector. Default false.
+        public var probabilities: Bool = false
+        /// `output.logits`: add each clip's raw logits. Default false.
+        public var logits: Bool = false
+        public init() {}
+    }
+
+    /// The file this configuration came from (for messages and relative paths), if any.
+    public var sourcePath: String?
+
+    public init(name: String, modelPath: String, inputs: Inputs = .init(), sampling: Sampling = .init(),
+                preprocess: Preprocess = .init(), decode: Decode = .init(), workers: Workers = .init(),
+                output: Output = .init(), sourcePath: String? = nil) {
+        self.name = name; self.modelPath = modelPath; self.inputs = inputs; self.sampling = sampling
+        self.preprocess = preprocess; self.decode = decode; self.workers = workers; self.output = output
+        self.sourcePath = sourcePath
+    }
+
+    /// The model file as an absolute URL: relative paths are taken from the pipeline file's directory.
+    public var modelURL: URL {
+        if modelPath.hasPrefix("/") { return URL(fileURLWithPath: modelPath).standardizedFileURL }
+        let base = sourcePath.map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
+            ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        return base.appendingPathComponent(modelPath).standardizedFileURL
+    }
+
+    /// A hash of everything that changes results (sampling, preprocessing, decoding, output,
+    /// the name) and nothing that only changes speed (workers, batch size). Results carry it,
+    /// and resume skips a result only when it matches. Hex SHA-256, first 16 characters.
+    public var hash: String {
+        struct Hashed: Codable {
+            var name: String; var inputs: Inputs; var sampling: Sampling; var preprocess: Preprocess
+            var decode: Decode; var output: Output
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding these plain value types cannot fail.
+        let data = try! encoder.encode(Hashed(name: name, inputs: inputs, sampling: sampling, preprocess: preprocess,
+                                              decode: decode, output: output))
+        return String(SHA256.hex(data).prefix(16))
+    }
+}
+
+/// A pipeline file that cannot be used: names the file, the key and what is allowed.
+public struct PipelineConfigError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var file: String
+    public var key: String
+    public var line: Int?
+    public var message: String
+
+    public init(file: String, key: String, line: Int?, message: String) {
+        self.file = file; self.key = key; self.line = line; self.message = message
+    }
+
+    public var description: String {
+        let location = line.map { "\(file):\($0)" } ?? file
+        return key.isEmpty ? "\(location): \(message)" : "\(location): key '\(key)': \(message)"
+    }
+}
+
+// MARK: - Loading
+
+extension PipelineConfig {
+    /// Reads and validates a pipeline file.
+    public static func load(path: String) throws -> PipelineConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw PipelineConfigError(file: path, key: "", line: nil, message: "cannot read the file (\(error.localizedDescription))")
+        }
+        let defaultName = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return try parse(yaml: text, file: path, defaultName: defaultName)
+    }
+
+    /// Parses and validates pipeline YAML. `file` is only used in messages and for relative paths.
+    public static func parse(yaml: String, file: String, defaultName: String = "pipeline") throws -> PipelineConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw PipelineConfigError(file: file, key: "", line: nil, message: "not valid YAML: \(error)")
+        }
+        guard let root else {
+            throw PipelineConfigError(file: file, key: "", line: nil, message: "the file is empty; it needs at least 'model'")
+        }
+        let r = ConfigReader(file: file)
+        let top = try r.mapping(root, at: "", allowed: ["name", "model", "inputs", "sampling", "preprocess", "decode", "workers", "output"])
+
+        guard let modelNode = top["model"] else {
+            throw PipelineConfigError(file: file, key: "model", line: root.mark?.line, message: "required: the path of the model's .safetensors file")
+        }
+        var config = PipelineConfig(name: try top["name"].map { try r.string($0, at: "name") } ?? defaultName,
+                                    modelPath: try r.string(modelNode, at: "model"))
+        config.sourcePath = file
+        if config.name.isEmpty { throw PipelineConfigError(file: file, key: "name", line: top["name"]?.mark?.line, message: "must not be empty") }
+
+        if let node = top["inputs"] {
+            let m = try r.mapping(node, at: "inputs", allowed: ["extensions"])
+            if let e = m["extensions"] {
+                let list = try r.sequence(e, at: "inputs.extensions").map { try r.string($0, at: "inputs.extensions") }
+                let cleaned = list.map { $0.hasPrefix(".") ? String($0.dropFirst()) : $0 }.map { $0.lowercased() }
+                if cleaned.isEmpty || cleaned.contains(where: \.isEmpty) {
+                    throw r.error("inputs.extensions", e, "needs at least one non-empty extension, e.g. [mp4, mkv]")
+                }
+                config.inputs.extensions = cleaned
+            }
+        }
+
+        if let node = top["sampling"] {
+            let k = "sampling"
+            let m = try r.mapping(node, at: k, allowed: ["mode", "frames", "clip_seconds", "stride_seconds", "tail", "clips", "spatial_crops"])
+            var s = Sampling()
+            if let v = m["mode"] { s.mode = try r.choice(v, at: "\(k).mode") }
+            if let v = m["frames"] { s.frames = try r.int(v, at: "\(k).frames", range: 1...1024) }
+            if let v = m["clip_seconds"] { s.clipSeconds = try r.double(v, at: "\(k).clip_seconds", above: 0) }
+            if let v = m["stride_seconds"] { s.strideSeconds = try r.double(v, at: "\(k).stride_seconds", above: 0) }
+            if let v = m["tail"] { s.tail = try r.choice(v, at: "\(k).tail") }
+            if let v = m["clips"] { s.clips = try r.int(v, at: "\(k).clips", range: 1...64) }
+            if let v = m["spatial_crops"] {
+                s.spatialCrops = try r.int(v, at: "\(k).spatial_crops", range: 1...3)
+                if s.spatialCrops == 2 { throw r.error("\(k).spatial_crops", v, "must be 1 or 3 (allowed: 1, 3)") }
+            }
+            // Keys that only mean something in another mode are errors, not silently ignored.
+            let modeKeys: [SamplingMode: Set<String>] = [
+                .uniform: ["mode", "frames"],
+                .sliding: ["mode", "frames", "clip_seconds", "stride_seconds", "tail"],
+                .multiview: ["mode", "frames", "clip_seconds", "clips", "spatial_crops"],
+            ]
+            for (keyNode, _) in m.pairs where !modeKeys[s.mode]!.contains(keyNode) {
+                throw r.error("\(k).\(keyNode)", m[keyNode]!, "is not used by mode '\(s.mode.rawValue)' (keys for this mode: \(modeKeys[s.mode]!.sorted().joined(separator: ", ")))")
+            }
+            if s.mode == .sliding && s.clipSeconds == nil {
+                throw r.error("\(k).clip_seconds", node, "required when mode is 'sliding' (seconds, > 0)")
+            }
+            config.sampling = s
+        }
+
+        if let node = top["preprocess"] {
+            let k = "preprocess"
+            let m = try r.mapping(node, at: k, allowed: ["short_side", "crop", "scaling", "normalization", "mean", "std"])
+            var p = Preprocess()
+            if let v = m["short_side"] { p.shortSide = try r.int(v, at: "\(k).short_side", range: 8...8192) }
+            if let v = m["crop"] {
+                let c = try r.sequence(v, at: "\(k).crop").map { try r.int($0, at: "\(k).crop", range: 8...8192) }
+                guard c.count == 2 else { throw r.error("\(k).crop", v, "must be [width, height], e.g. [224, 224]") }
+                p.crop = c
+            }
+            if let v = m["scaling"] { p.scaling = try r.choice(v, at: "\(k).scaling") }
+            if let v = m["normalization"] { p.normalization = try r.choice(v, at: "\(k).normalization") }
+            for key in ["mean", "std"] {
+                guard let v = m[key] else { continue }
+                let values = try r.sequence(v, at: "\(k).\(key)").map { try r.double($0, at: "\(k).\(key)", above: key == "std" ? 0 : -.infinity) }
+                guard values.count == 3 else { throw r.error("\(k).\(key)", v, "must be three numbers (R, G, B)") }
+                if key == "mean" { p.mean = values } else { p.std = values }
+            }
+            if p.normalization == .meanStd && (p.mean == nil || p.std == nil) {
+                throw r.error("\(k).normalization", m["normalization"]!, "'mean_std' needs preprocess.mean and preprocess.std (three numbers each)")
+            }
+            if p.normalization != .meanStd, let key = ["mean", "std"].first(where: { m[$0] != nil }) {
+                throw r.error("\(k).\(key)", m[key]!, "only used when normalization is 'mean_std'")
+            }
+            if let short = p.shortSide, let crop = p.crop, short < min(crop[0], crop[1]) {
+                throw r.error("\(k).short_side", m["short_side"]!, "must be at least the crop's shorter side (\(min(crop[0], crop[1])))")
+            }
+            config.preprocess = p
+        }
+
+        if let node = top["decode"] {
+            let m = try r.mapping(node, at: "decode", allowed: ["timeout_seconds", "threads"])
+            if let v = m["timeout_seconds"] { config.decode.timeoutSeconds = try r.double(v, at: "decode.timeout_seconds", above: 0) }
+            if let v = m["threads"] { config.decode.threads = try r.int(v, at: "decode.threads", range: 1...64) }
+        }
+
+        if let node = top["workers"] {
+            let k = "workers"
+            let m = try r.mapping(node, at: k, allowed: ["decode", "tokenize", "infer", "queue_capacity", "batch_size", "blas_threads"])
+            var w = Workers()
+            if let v = m["decode"] { w.decode = try r.int(v, at: "\(k).decode", range: 1...256) }
+            if let v = m["tokenize"] { w.tokenize = try r.int(v, at: "\(k).tokenize", range: 1...256) }
+            if let v = m["infer"] { w.infer = try r.int(v, at: "\(k).infer", range: 1...256) }
+            if let v = m["queue_capacity"] { w.queueCapacity = try r.int(v, at: "\(k).queue_capacity", range: 1...4096) }
+            if let v = m["batch_size"] { w.batchSize = try r.int(v, at: "\(k).batch_size", range: 1...1024) }
+            if let v = m["blas_threads"] { w.blasThreads = try r.int(v, at: "\(k).blas_threads", range: 1...256) }
+            config.workers = w
+        }
+
+        if let node = top["output"] {
+            let m = try r.mapping(node, at: "output", allowed: ["top_k", "probabilities", "logits"])
+            if let v = m["top_k"] { config.output.topK = try r.int(v, at: "output.top_k", range: 1...1000) }
+            if let v = m["probabilities"] { config.output.probabilities = try r.bool(v, at: "output.probabilities") }
+            if let v = m["logits"] { config.output.logits = try r.bool(v, at: "output.logits") }
+        }
+        return config
+    }
+}
+
+/// Typed, strict access to a composed YAML tree; every failure names file, key and line.
+private struct ConfigReader {
+    let file: String
+
+    /// A mapping's entries by key, in file order.
+    struct Entries {
+        var pairs: [(String, Node)]
+        subscript(key: String) -> Node? { pairs.first { $0.0 == key }?.1 }
+    }
+
+    func error(_ key: String, _ node: Node, _ message: String) -> PipelineConfigError {
+        PipelineConfigError(file: file, key: key, line: node.mark?.line, message: message)
+    }
+
+    func mapping(_ node: Node, at key: String, allowed: [String]) throws -> Entries {
+        guard case let .mapping(m) = node else {
+            throw error(key, node, "must be a mapping with keys: \(allowed.joined(separator: ", "))")
+        }
+        var entries = Entries(pairs: [])
+        for (k, v) in m {
+            guard let name = k.scalar?.string else { throw error(key, k, "keys must be plain strings") }
+            let path = key.isEmpty ? name : "\(key).\(name)"
+            guard allowed.contains(name) else {
+                throw error(path, k, "unknown key (allowed\(key.isEmpty ? "" : " in '\(key)'"): \(allowed.joined(separator: ", ")))")
+            }
+            guard entries[name] == nil else { throw error(path, k, "appears twice") }
+            entries.pairs.append((name, v))
+        }
+        return entries
+    }
+
+    func sequence(_ node: Node, at key: String) throws -> [Node] {
+        guard case let .sequence(s) = node else { throw error(key, node, "must be a list, e.g. [a, b]") }
+        return Array(s)
+    }
+
+    func scalar(_ node: Node, at key: String, expected: String) throws -> Node.Scalar {
+        guard case let .scalar(s) = node else { throw error(key, node, "must be \(expected)") }
+        return s
+    }
+
+    func string(_ node: Node, at key: String) throws -> String {
+        let s = try scalar(node, at: key, expected: "a string")
+        return s.string
+    }
+
+    func int(_ node: Node, at key: String, range: ClosedRange<Int>) throws -> Int {
+        let s = try scalar(node, at: key, expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
+        guard let v = Int(s.string), range.contains(v) else {
+            throw error(key, node, "'\(s.string)' is not an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    func double(_ node: Node, at key: String, above lower: Double) throws -> Double {
+        let bound = lower == -.infinity ? "a number" : "a number > \(lower)"
+        let s = try scalar(node, at: key, expected: bound)
+        guard let v = Double(s.string), v.isFinite, v > lower else {
+            throw error(key, node, "'\(s.string)' is not \(bound)")
+        }
+        return v
+    }
+
+    func bool(_ node: Node, at key: String) throws -> Bool {
+        let s = try scalar(node, at: key, expected: "true or false")
+        switch s.string { case "true": return true; case "false": return false
+        default: throw error(key, node, "'\(s.string)' is not a boolean (allowed: true, false)") }
+    }
+
+    func choice<E: RawRepresentable & CaseIterable>(_ node: Node, at key: String) throws -> E where E.RawValue == String {
+        let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+        let s = try scalar(node, at: key, expected: "one of: \(allowed)")
+        guard let v = E(rawValue: s.string) else { throw error(key, node, "'\(s.string)' is not allowed (allowed: \(allowed))") }
+        return v
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+// The work each stage does, as small protocols. The engine (Engine.swift) only sees these, so
+// queues, batching, resume and output are tested with deterministic doubles, and the real
+// adapters over TokenReelMedia and TokenReelModel live in one file (MediaModelAdapters.swift).
+//
+// Dimension legend: T frames per clip, H x W pixels of the crop, 3 RGB channels,
+// B clips per inference batch, C classes.
+
+/// One sampled clip, decoded, resized and cropped: what the decode stage hands to tokenize.
+public struct ClipFrames: Sendable {
+    /// Position of the clip in the video's sampling plan (0-based, plan order).
+    public var index: Int
+    /// Window start and end, seconds of presentation time.
+    public var start: Double
+    public var end: Double
+    /// The T target presentation times of the plan (s).
+    public var timestamps: [Double]
+    /// The presentation times (s) of the frames actually decoded, one per target.
+    public var frameTimestamps: [Double]
+    /// Spatial crop position (`center`, `start`, `end`).
+    public var crop: String
+    /// True when the video had fewer than T frames and frames were repeated.
+    public var repeatedFrames: Bool
+    /// T x H x W x 3 RGB24, row-major.
+    public var pixels: [UInt8]
+    public var frames: Int
+    public var height: Int
+    public var width: Int
+
+    public init(index: Int, start: Double, end: Double, timestamps: [Double], frameTimestamps: [Double],
+                crop: String, repeatedFrames: Bool, pixels: [UInt8], frames: Int, height: Int, width: Int) {
+        self.index = index; self.start = start; self.end = end; self.timestamps = timestamps
+        self.frameTimestamps = frameTimestamps; self.crop = crop; self.repeatedFrames = repeatedFrames
+        self.pixels = pixels; self.frames = frames; self.height = height; self.width = width
+    }
+}
+
+/// What the decoder learnt about a video before decoding any clip.
+public struct ProbeReport: Sendable {
+    /// The probe as JSON (the media module's `VideoInfo`, passed through to the result).
+    public var probe: JSONValue
+    /// How many clips the sampling plan has; the decoder calls `clip` exactly this many times
+    /// unless it throws.
+    public var clipCount: Int
+
+    public init(probe: JSONValue, clipCount: Int) {
+        self.probe = probe; self.clipCount = clipCount
+    }
+}
+
+/// A per-file failure: becomes the `error` block of that file's result.
+public struct StageFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Machine-readable kind: the media module's kinds (`not_media`, `corrupt`, `truncated`,
+    /// `timeout`, ...) or the pipeline's own (`no_clips`, `model_output`, `internal`).
+    public var kind: String
+    public var message: String
+
+    public init(kind: String, message: String) { self.kind = kind; self.message = message }
+    public var description: String { "\(kind): \(message)" }
+}
+
+/// The decode stage: opens a file, plans its clips and decodes them one at a time.
+///
+/// Called from several decode workers at once (one file each); implementations keep no shared
+/// mutable state. Blocking is expected (it runs on a dedicated worker thread).
+public protocol VideoDecoding: Sendable {
+    /// Opens `path`, calls `opened` once with the probe and the plan's clip count, then calls
+    /// `clip` once per planned clip, in plan order. Throws ``StageFailure`` for a bad file;
+    /// rethrows what `clip` throws.
+    func decode(path: String, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws
+}
+
+/// The tokenize and infer stages: a model shared (immutable) by every worker, each worker
+/// holding its own scratch `Workspace`.
+public protocol ClipModel: Sendable {
+    /// One clip's tokens (e.g. [N, D] floats), passed from tokenize to infer.
+    associatedtype Tokens: Sendable
+    /// Per-worker scratch memory; never shared between threads.
+    associatedtype Workspace
+
+    /// A name for results (the weights file's base name).
+    var name: String { get }
+    /// Hex SHA-256 of the weights file.
+    var sha256: String { get }
+    /// Class names, C of them, in logit order.
+    var labels: [String] { get }
+
+    func makeWorkspace() -> Workspace
+    /// Tokenize stage: clip pixels -> tokens. Throws ``StageFailure`` for a clip it cannot take
+    /// (the video becomes an error record).
+    func embed(_ clip: ClipFrames, workspace: Workspace) throws -> Tokens
+    /// Infer stage: B token sets -> B logit vectors of C floats each.
+    func classify(_ batch: [Tokens], workspace: Workspace) -> [[Float]]
+}

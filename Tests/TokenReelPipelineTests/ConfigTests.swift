@@ -1,0 +1,119 @@
+import XCTest
+@testable import TokenReelPipeline
+
+final class ConfigTests: XCTestCase {
+    func testShippedPipelinesLoad() throws {
+        let dir = TestPaths.repositoryRoot.appendingPathComponent("pipelines")
+        let d = try PipelineConfig.load(path: dir.appendingPathComponent("default.yaml").path)
+        XCTAssertEqual(d.name, "default")
+        XCTAssertEqual(d.sampling.mode, .uniform)
+        XCTAssertEqual(d.modelURL.path, TestPaths.repositoryRoot.appendingPathComponent("models/placeholder-random.safetensors").path)
+        let s = try PipelineConfig.load(path: dir.appendingPathComponent("sliding.yaml").path)
+        XCTAssertEqual(s.sampling.mode, .sliding)
+        XCTAssertEqual(s.sampling.clipSeconds, 2.0)
+        XCTAssertEqual(s.sampling.strideSeconds, 2.0)
+        let m = try PipelineConfig.load(path: dir.appendingPathComponent("multiview.yaml").path)
+        XCTAssertEqual(m.sampling.mode, .multiview)
+        XCTAssertEqual(m.sampling.clips, 4)
+        XCTAssertEqual(m.sampling.spatialCrops, 3)
+        XCTAssertEqual(Set([d.hash, s.hash, m.hash]).count, 3)
+    }
+
+    func testDefaultsWhenOnlyModelIsGiven() throws {
+        let c = try PipelineConfig.parse(yaml: "model: m.safetensors\n", file: "/p/x.yaml", defaultName: "x")
+        XCTAssertEqual(c.name, "x")
+        XCTAssertEqual(c.workers, .init())
+        XCTAssertEqual(c.output.topK, 5)
+        XCTAssertEqual(c.modelURL.path, "/p/m.safetensors")
+    }
+
+    private func expectError(_ yaml: String, key: String, containing: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml, file: "pipes/bad.yaml"), file: file, line: line) { error in
+            guard let e = error as? PipelineConfigError else { return XCTFail("wrong error \(error)", file: file, line: line) }
+            XCTAssertEqual(e.key, key, file: file, line: line)
+            XCTAssertTrue(e.description.hasPrefix("pipes/bad.yaml"), e.description, file: file, line: line)
+            for c in containing { XCTAssertTrue(e.description.contains(c), "\(e.description) lacks \(c)", file: file, line: line) }
+        }
+    }
+
+    func testUnknownKeysNameFileKeyAndAllowedKeys() {
+        expectError("model: m\nmodle: x\n", key: "modle", containing: ["unknown key", "allowed", "sampling", ":2"])
+        expectError("model: m\nworkers:\n  decoders: 2\n", key: "workers.decoders", containing: ["unknown key", "queue_capacity", "blas_threads"])
+    }
+
+    func testBadValuesNameAllowedValues() {
+        expectError("model: m\nsampling:\n  mode: random\n", key: "sampling.mode", containing: ["'random'", "uniform, sliding, multiview"])
+        expectError("model: m\nworkers:\n  decode: 0\n", key: "workers.decode", containing: ["1...256"])
+        expectError("model: m\nworkers:\n  decode: two\n", key: "workers.decode", containing: ["'two'"])
+        expectError("model: m\noutput:\n  logits: yes please\n", key: "output.logits", containing: ["true, false"])
+        expectError("model: m\npreprocess:\n  scaling: nearest\n", key: "preprocess.scaling", containing: ["bilinear, bicubic, area, point, lanczos"])
+        expectError("model: m\nsampling:\n  mode: multiview\n  spatial_crops: 2\n", key: "sampling.spatial_crops", containing: ["1, 3"])
+        expectError("model: m\npreprocess:\n  crop: [224]\n", key: "preprocess.crop", containing: ["[width, height]"])
+        expectError("model: m\nsampling:\n  mode: sliding\n  clip_seconds: -1\n", key: "sampling.clip_seconds", containing: ["> 0"])
+    }
+
+    func testStructuralErrors() {
+        expectError("name: x\n", key: "model", containing: ["required"])
+        expectError("model: m\nsampling: uniform\n", key: "sampling", containing: ["must be a mapping", "mode"])
+        expectError("model: m\nsampling:\n  mode: uniform\n  stride_seconds: 2\n", key: "sampling.stride_seconds", containing: ["not used by mode 'uniform'"])
+        expectError("model: m\nsampling:\n  mode: sliding\n", key: "sampling.clip_seconds", containing: ["required when mode is 'sliding'"])
+        expectError("model: m\npreprocess:\n  normalization: mean_std\n", key: "preprocess.normalization", containing: ["mean", "std"])
+        expectError("model: m\npreprocess:\n  mean: [0.4, 0.4, 0.4]\n", key: "preprocess.mean", containing: ["mean_std"])
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: "model: [unclosed\n", file: "f.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("not valid YAML"), "\(e)")
+        }
+        XCTAssertThrowsError(try PipelineConfig.load(path: "/nonexistent/p.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("/nonexistent/p.yaml"), "\(e)")
+        }
+    }
+
+    func testHashIgnoresSpeedKnobsButNotResultKnobs() throws {
+        let base = try PipelineConfig.parse(yaml: "model: m\n", file: "a.yaml")
+        var faster = base
+        faster.workers.decode = 7; faster.workers.batchSize = 32; faster.workers.queueCapacity = 99
+        XCTAssertEqual(base.hash, faster.hash)
+        var other = base
+        other.output.topK = 2
+        XCTAssertNotEqual(base.hash, other.hash)
+        other = base
+        other.sampling.mode = .multiview
+        XCTAssertNotEqual(base.hash, other.hash)
+        XCTAssertEqual(base.hash.count, 16)
+    }
+
+    func testGeometryComesFromTheModelAndMustMatchIt() throws {
+        var c = try PipelineConfig.parse(yaml: "model: m\n", file: "p.yaml")
+        XCTAssertEqual(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 96),
+                       ResolvedGeometry(frames: 16, cropWidth: 96, cropHeight: 64, shortSide: 96))
+        c.preprocess.shortSide = 128
+        XCTAssertEqual(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 64).shortSide, 128)
+        c.sampling.frames = 8
+        XCTAssertThrowsError(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 64)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "sampling.frames")
+            XCTAssertTrue("\(e)".contains("the model takes 16"), "\(e)")
+        }
+        c.sampling.frames = nil
+        c.preprocess.crop = [224, 224]
+        XCTAssertThrowsError(try c.resolveGeometry(modelFrames: 16, modelHeight: 64, modelWidth: 64)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "preprocess.crop")
+        }
+    }
+
+    func testBLASOversubscriptionIsReported() throws {
+        var c = try PipelineConfig.parse(yaml: "model: m\n", file: "p.yaml")
+        XCTAssertNil(c.blasOversubscription(cores: 2))          // 1 x (1 + 1)
+        c.workers.blasThreads = 2
+        XCTAssertNotNil(c.blasOversubscription(cores: 2))       // 2 x (1 + 1) = 4 > 2
+        XCTAssertNil(c.blasOversubscription(cores: 4))
+    }
+
+    func testSHA256KnownAnswers() {
+        XCTAssertEqual(SHA256.hex(Data()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = Data(repeating: 0x61, count: 1_000)
+        var h = SHA256()
+        h.update(long.prefix(333)); h.update(long.dropFirst(333))
+        XCTAssertEqual(h.finalize().map { String(format: "%02x", $0) }.joined(), SHA256.hex(long))
+        XCTAssertEqual(SHA256.hex(Data(repeating: 0x61, count: 1_000_000)), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}

@@ -1,0 +1,96 @@
+import XCTest
+@testable import TokenReelPipeline
+
+final class DiscoveryTests: XCTestCase {
+    var root: URL!
+    override func setUpWithError() throws { root = try TestPaths.makeTemporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+
+    func testWalkIsRecursiveFilteredSortedAndSurvivesSymlinkLoops() throws {
+        let input = root.appendingPathComponent("in")
+        for rel in ["b/x.mp4", "a/x.mp4", "a/deep/er/v.MKV", "z.webm", "notes.txt", ".hidden.mp4", "a/.cache/y.mp4"] {
+            try writeFake(input, rel, "clips=1")
+        }
+        let fm = FileManager.default
+        try fm.createSymbolicLink(atPath: input.appendingPathComponent("a/deep/loop").path, withDestinationPath: "../..")   // -> in/
+        try fm.createSymbolicLink(atPath: input.appendingPathComponent("self").path, withDestinationPath: ".")
+        try fm.createSymbolicLink(atPath: input.appendingPathComponent("gone.mp4").path, withDestinationPath: "nowhere.mp4")
+        try writeFake(root, "outside/o.mp4", "clips=1")
+        try fm.createSymbolicLink(atPath: input.appendingPathComponent("link-out").path, withDestinationPath: root.appendingPathComponent("outside").path)
+        try fm.createDirectory(at: input.appendingPathComponent("out"), withIntermediateDirectories: true)
+        try writeFake(input, "out/result.mp4", "clips=1")
+
+        let found = try Discovery.walk(root: input.path, extensions: ["mp4", "mkv", "webm"], exclude: input.appendingPathComponent("out").path)
+        XCTAssertEqual(found.map(\.relativePath), ["a/deep/er/v.MKV", "a/x.mp4", "b/x.mp4", "gone.mp4", "link-out/o.mp4", "z.webm"])
+        XCTAssertEqual(found[1].size, 7)
+        XCTAssertGreaterThan(found[1].modified, 1_000_000_000)
+        XCTAssertEqual(try Discovery.walk(root: input.path, extensions: ["mp4", "mkv", "webm"], exclude: input.appendingPathComponent("out").path), found)
+    }
+
+    func testMissingRootIsAnError() {
+        XCTAssertThrowsError(try Discovery.walk(root: root.appendingPathComponent("nope").path, extensions: ["mp4"])) { e in
+            XCTAssertTrue("\(e)".contains("no such directory"))
+        }
+    }
+
+    func testShardParsingAndPartition() throws {
+        XCTAssertEqual(try Shard(parsing: "1/3"), Shard(index: 1, count: 3))
+        for bad in ["3/3", "-1/2", "1", "a/b", "0/0", "1/2/3"] { XCTAssertThrowsError(try Shard(parsing: bad), bad) }
+        let paths = (0 ..< 200).map { "dir\($0 % 7)/video-\($0).mp4" }
+        let shards = (0 ..< 3).map { Shard(index: $0, count: 3) }
+        for p in paths { XCTAssertEqual(shards.filter { $0.contains(p) }.count, 1, p) }
+        for s in shards { XCTAssertGreaterThan(paths.filter(s.contains).count, 40) }   // a real spread, not all in one
+        XCTAssertEqual(Shard.fnv1a("a"), 0xaf63dc4c8601ec8c)   // FNV-1a 64 reference value: stable across machines
+    }
+
+    func testShardFromEnvironment() throws {
+        XCTAssertNil(try Shard.fromEnvironment([:]))
+        XCTAssertEqual(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "2", "TOKENREEL_SHARD_COUNT": "5"]), Shard(index: 2, count: 5))
+        XCTAssertThrowsError(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "2"])) { e in XCTAssertTrue("\(e)".contains("TOKENREEL_SHARD_COUNT")) }
+        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"]), Shard(index: 3, count: 4))
+        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"]), Shard(index: 3, count: 4))
+        XCTAssertThrowsError(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "4"]))
+        XCTAssertThrowsError(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"]))
+    }
+
+    func testAtomicWriteReplacesAndLeavesNoTemporaryFiles() throws {
+        let url = root.appendingPathComponent("a/b/c.json")
+        try OutputLayout.writeAtomically(Data("one".utf8), to: url)
+        try OutputLayout.writeAtomically(Data("two".utf8), to: url)
+        XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "two")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path), ["c.json"])
+        XCTAssertEqual(OutputLayout(root: root).resultURL(for: "a/x.mp4").path, root.appendingPathComponent("a/x.mp4.json").path)
+    }
+
+    func testBoundedQueueBlocksBatchesAndDrains() {
+        let q = BoundedQueue<Int>(capacity: 3)
+        for i in 0 ..< 3 { XCTAssertTrue(q.push(i)) }
+        let pushed = expectation(description: "fourth push waits for room")
+        DispatchQueue.global().async { q.push(3); pushed.fulfill() }
+        XCTAssertEqual(q.popBatch(max: 2), [0, 1])
+        wait(for: [pushed], timeout: 10)
+        XCTAssertEqual(q.popBatch(max: 10), [2, 3])
+        XCTAssertEqual(q.highWater, 3)
+        q.push(4); q.close()
+        XCTAssertFalse(q.push(5))
+        XCTAssertEqual(q.pop(), 4)
+        XCTAssertNil(q.pop())
+    }
+
+    func testErrorMessagesAreReproducible() {
+        let m = LabelingEngine<FakeDecoder, FakeModel>.reproducibleMessage(
+            "/tmp/x/in/a b.mp4: not_media: failed [ffmpeg: [mov,mp4,m4a @ 0x7f80880aB300] moov atom not found]",
+            absolutePath: "/tmp/x/in/a b.mp4", relativePath: "a b.mp4")
+        XCTAssertEqual(m, "a b.mp4: not_media: failed [ffmpeg: [mov,mp4,m4a] moov atom not found]")
+    }
+
+    func testScoring() {
+        let p = Scoring.softmax([1, 2, 3, 1000])
+        XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-12)
+        XCTAssertEqual(p[3], 1, accuracy: 1e-12)
+        let top = Scoring.topK([0.2, 0.5, 0.2, 0.1], labels: ["a", "b", "c", "d"], k: 3)
+        XCTAssertEqual(top.map(\.index), [1, 0, 2])   // tie 0.2/0.2 goes to the lower index
+        XCTAssertEqual(top.map(\.label), ["b", "a", "c"])
+        XCTAssertEqual(Scoring.mean([[1, 0], [0, 1], [0.5, 0.5]]), [0.5, 0.5])
+    }
+}

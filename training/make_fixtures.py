@@ -1,0 +1,84 @@
+"""Writes the Flax reference fixtures that `swift test` checks the Swift forward pass against.
+
+    .venv/bin/python training/make_fixtures.py [--out Tests/TokenReelModelTests/Fixtures]
+
+For every variant NAME: NAME.safetensors (weights + __metadata__), NAME.pixels.npy (uint8
+[B,T,H,W,3] clips) and NAME.logits.npy (float32 [B,K], Flax on the normalised pixels).
+Weights are perturbed away from Scenic's initialisation so no layer is trivial. Deterministic.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokenreel_ref import export, model                          # noqa: E402
+from tokenreel_ref.config import ModelConfig, TokenLearnerConfig  # noqa: E402
+
+BASE = ModelConfig(num_frames=8, height=16, width=16, tubelet=(2, 4, 4), hidden_size=16,
+                   num_layers=3, num_heads=2, mlp_dim=32, num_classes=5)
+TL = TokenLearnerConfig(version="1.1", num_tokens=4, loc=1, bottleneck_dim=16)
+R = dataclasses.replace
+
+VARIANTS = {
+    "tl11_gap": R(BASE, tokenlearner=TL),
+    "tl11_fuse": R(BASE, tokenlearner=R(TL, use_tokenfuse=True)),
+    "tl10_gap": R(BASE, tokenlearner=R(TL, version="1.0")),
+    "tl11_first_gsp": R(BASE, classifier="gsp", tokenlearner=R(TL, loc=0)),
+    "tl11_last_gmp": R(BASE, classifier="gmp", tokenlearner=R(TL, loc=2)),
+    "vivit_gap": BASE,
+    "vivit_token": R(BASE, classifier="token"),
+    "tl11_prelogits": R(BASE, representation_size=16, tokenlearner=TL),
+    "nonsquare_fuse": R(BASE, num_frames=9, height=16, width=24, tokenlearner=R(TL, use_tokenfuse=True)),
+}
+LABELS = ["alpha", "beta", "gamma", "delta", "epsilon"]
+BATCH = 2
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--out", default=os.path.join(here, "..", "Tests", "TokenReelModelTests", "Fixtures"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    rng = np.random.default_rng(1234)
+    norm = {"type": "zero_centered"}
+    for i, (name, cfg) in enumerate(VARIANTS.items()):
+        params = model.perturb_params(model.init_params(cfg, seed=i), seed=100 + i)
+        pixels = rng.integers(0, 256, (BATCH, cfg.num_frames, cfg.height, cfg.width, 3), dtype=np.uint8)
+        clips = model.normalize(pixels, norm)
+        path = os.path.join(args.out, f"{name}.safetensors")
+        export.save(path, cfg, params, LABELS, norm)
+        _, params, _, _ = export.load(path)        # exactly what Swift reads
+        logits = np.asarray(model.apply(cfg, params, clips), np.float32)
+        np.save(os.path.join(args.out, f"{name}.pixels.npy"), pixels)
+        np.save(os.path.join(args.out, f"{name}.logits.npy"), logits)
+        print(f"{name}: {cfg.num_patches} tokens, logits[0] {np.round(logits[0], 4)}")
+        if name == "tl11_gap":                       # half-precision storage, converted on load
+            for dt, tag in ((np.float16, "f16"), (None, "bf16")):
+                p = os.path.join(args.out, f"{name}.{tag}.safetensors")
+                if tag == "bf16":
+                    save_bf16(p, cfg, params, LABELS, norm)
+                else:
+                    export.save(p, cfg, params, LABELS, norm, dtype=dt)
+                _, hp, _, _ = export.load(p)
+                np.save(os.path.join(args.out, f"{name}.{tag}.logits.npy"),
+                        np.asarray(model.apply(cfg, hp, clips), np.float32))
+
+
+def save_bf16(path, cfg, params, labels, norm):
+    """bfloat16 storage (numpy has no bfloat16; jax's does), same metadata as export.save."""
+    import json
+    import jax.numpy as jnp
+    from safetensors.flax import save_file
+    save_file({k: jnp.asarray(v, jnp.bfloat16) for k, v in export.flatten(params).items()}, path,
+              metadata={"format": export.FORMAT, "config": cfg.to_json(), "labels": json.dumps(labels),
+                        "normalization": json.dumps(norm)})
+
+
+if __name__ == "__main__":
+    main()
