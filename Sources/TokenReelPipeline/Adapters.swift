@@ -10,6 +10,8 @@ public struct MediaDecoder: VideoDecoding {
     public var mode: TokenReelMedia.SamplingMode
     public var geometry: FrameGeometry
     public var options: DecodeOptions
+    /// `preprocess.shuffle_frames`: the temporal control (see ``ClipFrames/shuffled()``).
+    public var shuffleFrames: Bool
 
     public init(config: PipelineConfig, geometry g: ResolvedGeometry) {
         let s = config.sampling
@@ -24,7 +26,9 @@ public struct MediaDecoder: VideoDecoding {
             mode = .multiview(frames: g.frames, clips: s.clips, clipSeconds: s.clipSeconds, spatialCrops: s.spatialCrops)
         }
         geometry = FrameGeometry(shortSide: g.shortSide, cropWidth: g.cropWidth, cropHeight: g.cropHeight,
-                                 scaling: ScalingAlgorithm(rawValue: config.preprocess.scaling.rawValue)!)
+                                 scaling: ScalingAlgorithm(rawValue: config.preprocess.scaling.rawValue)!,
+                                 resize: ResizeMode(rawValue: config.preprocess.resize.rawValue)!)
+        shuffleFrames = config.preprocess.shuffleFrames
         options = DecodeOptions(timeoutSeconds: config.decode.timeoutSeconds, threads: config.decode.threads)
     }
 
@@ -38,10 +42,11 @@ public struct MediaDecoder: VideoDecoding {
             if case var .object(o) = probe { o["path"] = nil; probe = .object(o) }
             try opened(ProbeReport(probe: probe, clipCount: plan.clips.count))
             try reader.decode(plan, geometry: geometry) { d in
-                try clip(ClipFrames(index: d.plan.index, start: d.plan.start, end: d.plan.end, timestamps: d.plan.timestamps,
+                let frames = ClipFrames(index: d.plan.index, start: d.plan.start, end: d.plan.end, timestamps: d.plan.timestamps,
                                     frameTimestamps: d.frameTimestamps, crop: d.plan.crop.rawValue,
                                     repeatedFrames: d.plan.repeatedFrames, pixels: d.pixels,
-                                    frames: d.frames, height: d.height, width: d.width))
+                                    frames: d.frames, height: d.height, width: d.width)
+                try clip(shuffleFrames ? frames.shuffled() : frames)
             }
         } catch let e as MediaError {
             throw StageFailure(kind: e.kind.rawValue, message: e.description)

@@ -104,20 +104,7 @@ public struct NpzWriter {
         zip += UInt32(0x0605_4B50).littleEndianBytes + UInt16(0).littleEndianBytes + UInt16(0).littleEndianBytes
         zip += UInt16(entries.count).littleEndianBytes + UInt16(entries.count).littleEndianBytes
         zip += UInt32(central.count).littleEndianBytes + centralOffset.littleEndianBytes + UInt16(0).littleEndianBytes
-        try writeFileAtomically(Data(zip), to: url)
-    }
-}
-
-/// Temporary file in the same directory, then rename: a reader never sees half a file.
-func writeFileAtomically(_ data: Data, to url: URL) throws {
-    let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    try data.write(to: tmp)
-    if rename(tmp.path, url.path) != 0 {
-        let err = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: tmp)
-        throw NpzWriter.WriteError(description: "\(url.path): cannot rename temporary file (\(err))")
+        try OutputLayout.writeAtomically(Data(zip), to: url)
     }
 }
 

@@ -77,7 +77,20 @@ public struct PipelineConfig: Sendable, Equatable {
         case meanStd = "mean_std"
     }
 
+    public enum Resize: String, Sendable, Equatable, Codable, CaseIterable {
+        /// Resize the short side to `short_side`, keeping the aspect ratio, then crop (ViViT).
+        case shortSideCrop = "short_side_crop"
+        /// Resize the whole frame to the crop size, ignoring the aspect ratio: nothing is cut off.
+        case stretch
+    }
+
     public struct Preprocess: Sendable, Equatable, Codable {
+        /// `preprocess.resize`: `short_side_crop` (default) or `stretch`.
+        public var resize: Resize = .shortSideCrop
+        /// `preprocess.shuffle_frames`: a temporal control for experiments, not for labelling:
+        /// the frames of every clip are put in a fixed pseudo-random order (seeded by the clip's
+        /// position), so a model that reads time loses what only the order of frames tells.
+        public var shuffleFrames = false
         /// `preprocess.short_side`: the short side is resized to this many pixels before cropping.
         /// Default (absent): the larger crop side, i.e. no margin.
         public var shortSide: Int?
@@ -261,8 +274,13 @@ extension PipelineConfig {
 
         if let node = top["preprocess"] {
             let k = "preprocess"
-            let m = try r.mapping(node, at: k, allowed: ["short_side", "crop", "scaling", "normalization", "mean", "std"])
+            let m = try r.mapping(node, at: k, allowed: ["resize", "short_side", "crop", "scaling", "normalization", "mean", "std", "shuffle_frames"])
             var p = Preprocess()
+            if let v = m["resize"] { p.resize = try r.choice(v, at: "\(k).resize") }
+            if let v = m["shuffle_frames"] { p.shuffleFrames = try r.bool(v, at: "\(k).shuffle_frames") }
+            if p.resize == .stretch, let v = m["short_side"] {
+                throw r.error("\(k).short_side", v, "not used when resize is 'stretch' (the whole frame is resized to the crop)")
+            }
             if let v = m["short_side"] { p.shortSide = try r.int(v, at: "\(k).short_side", range: 8...8192) }
             if let v = m["crop"] {
                 let c = try r.sequence(v, at: "\(k).crop").map { try r.int($0, at: "\(k).crop", range: 8...8192) }
@@ -285,6 +303,9 @@ extension PipelineConfig {
             }
             if let short = p.shortSide, let crop = p.crop, short < min(crop[0], crop[1]) {
                 throw r.error("\(k).short_side", m["short_side"]!, "must be at least the crop's shorter side (\(min(crop[0], crop[1])))")
+            }
+            if p.resize == .stretch, config.sampling.mode == .multiview, config.sampling.spatialCrops > 1 {
+                throw r.error("\(k).resize", m["resize"]!, "'stretch' leaves nothing to crop: set sampling.spatial_crops to 1")
             }
             config.preprocess = p
         }

@@ -93,3 +93,30 @@ public protocol ClipModel: Sendable {
     /// Infer stage: B token sets -> B logit vectors of C floats each.
     func classify(_ batch: [Tokens], workspace: Workspace) -> [[Float]]
 }
+
+extension ClipFrames {
+    /// The clip with its frames (and their timestamps) in a fixed pseudo-random order that
+    /// depends only on the clip's index and length: the same on every machine and every run.
+    /// Used as a temporal control: a model that reads the order of frames must lose accuracy on
+    /// the direction classes, while one that reads single frames would not.
+    public func shuffled() -> ClipFrames {
+        var order = Array(0..<frames)
+        var state = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1) &+ UInt64(frames)
+        func next() -> UInt64 {                                    // SplitMix64
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        for i in stride(from: frames - 1, to: 0, by: -1) { order.swapAt(i, Int(next() % UInt64(i + 1))) }
+        let frameSize = height * width * 3
+        var out = self
+        out.pixels = [UInt8](repeating: 0, count: pixels.count)
+        for (to, from) in order.enumerated() {
+            out.pixels[(to * frameSize)..<((to + 1) * frameSize)] = pixels[(from * frameSize)..<((from + 1) * frameSize)]
+        }
+        out.frameTimestamps = order.map { frameTimestamps[$0] }
+        return out
+    }
+}

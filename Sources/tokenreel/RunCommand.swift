@@ -59,36 +59,17 @@ struct RunCommand: ParsableCommand {
         LogSetup.bootstrap(logLevel.level)
         let logger = Logger(label: "tokenreel")
 
-        let pipelinePath = try pipeline ?? BundledPipelines.defaultPath()
-        let config: PipelineConfig
-        do { config = try PipelineConfig.load(path: pipelinePath) } catch { throw UsageFailure("\(error)") }
-        if let problem = config.blasOversubscription(cores: ProcessInfo.processInfo.activeProcessorCount) {
-            logger.warning("\(problem)")   // slower, not wrong: run anyway
-        }
+        let setup = try PipelineSetup(pipeline: pipeline, logger: logger)
 
         let chosenShard: Shard
         if let shard { chosenShard = try parseShard(shard) } else {
             do { chosenShard = try Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all }
             catch { throw UsageFailure("\(error)") }
         }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: inputDir, isDirectory: &isDir), isDir.boolValue else {
-            throw UsageFailure("\(inputDir): no such directory")
-        }
+        try requireDirectory(inputDir)
 
-        let model: VideoModelAdapter
-        let geometry: ResolvedGeometry
-        do {
-            model = try VideoModelAdapter.load(config: config)
-            geometry = try config.resolveGeometry(modelFrames: model.inputFrames, modelHeight: model.inputHeight, modelWidth: model.inputWidth)
-        } catch { throw UsageFailure("\(error)") }
-        VideoModelAdapter.setBLASThreads(config.workers.blasThreads)
-        logger.info("pipeline", metadata: ["file": "\(pipelinePath)", "name": "\(config.name)", "hash": "\(config.hash)",
-                                           "model": "\(config.modelURL.path)", "model_sha256": "\(model.sha256)",
-                                           "frames": "\(geometry.frames)", "crop": "\(geometry.cropWidth)x\(geometry.cropHeight)"])
-
-        let session = RunSession(inputRoot: inputDir, outputRoot: outputDir, config: config,
-                                 decoder: MediaDecoder(config: config, geometry: geometry), model: model,
+        let session = RunSession(inputRoot: inputDir, outputRoot: outputDir, config: setup.config,
+                                 decoder: setup.decoder, model: setup.model,
                                  shard: chosenShard, force: force, logger: logger)
         let interrupts = InterruptHandler { sig in
             logger.warning("interrupted: finishing the videos in flight, then writing manifest and summary (again to exit at once)",

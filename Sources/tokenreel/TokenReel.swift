@@ -17,6 +17,8 @@ struct TokenReel: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self,
+            EvalCommand.self,
+            ExportCommand.self,
             ProbeCommand.self,
             ModelCommand.self,
             PipelinesCommand.self,

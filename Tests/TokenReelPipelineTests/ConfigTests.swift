@@ -52,6 +52,30 @@ final class ConfigTests: XCTestCase {
         expectError("model: m\nsampling:\n  mode: sliding\n  clip_seconds: -1\n", key: "sampling.clip_seconds", containing: ["> 0"])
     }
 
+    func testResizeAndShuffleKeys() throws {
+        let c = try PipelineConfig.parse(yaml: "model: m\npreprocess:\n  resize: stretch\n  shuffle_frames: true\n", file: "p.yaml")
+        XCTAssertEqual(c.preprocess.resize, .stretch)
+        XCTAssertTrue(c.preprocess.shuffleFrames)
+        let plain = try PipelineConfig.parse(yaml: "model: m\n", file: "p.yaml")
+        XCTAssertEqual(plain.preprocess.resize, .shortSideCrop)
+        var shuffled = plain
+        shuffled.preprocess.shuffleFrames = true
+        XCTAssertNotEqual(plain.hash, shuffled.hash, "shuffling changes results, so it changes the hash")
+        expectError("model: m\npreprocess:\n  resize: squash\n", key: "preprocess.resize", containing: ["short_side_crop, stretch"])
+        expectError("model: m\npreprocess:\n  resize: stretch\n  short_side: 80\n", key: "preprocess.short_side", containing: ["not used"])
+        expectError("model: m\nsampling:\n  mode: multiview\npreprocess:\n  resize: stretch\n", key: "preprocess.resize", containing: ["spatial_crops to 1"])
+    }
+
+    /// The bundled model was trained on clips exported through training/motion10-export.yaml;
+    /// the default pipeline must feed it the same pixels.
+    func testDefaultPipelinePreprocessesAsTheTrainingExport() throws {
+        let d = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("pipelines/default.yaml").path)
+        let t = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("training/motion10-export.yaml").path)
+        XCTAssertEqual(d.sampling, t.sampling)
+        XCTAssertEqual(d.preprocess, t.preprocess)
+        XCTAssertEqual(d.decode, t.decode)
+    }
+
     func testStructuralErrors() {
         expectError("name: x\n", key: "model", containing: ["required"])
         expectError("model: m\nsampling: uniform\n", key: "sampling", containing: ["must be a mapping", "mode"])

@@ -1,0 +1,42 @@
+import Foundation
+import Logging
+import TokenReelPipeline
+
+/// What `run`, `eval` and `export` all do first: read the pipeline file, load the model it
+/// names, and resolve the input geometry against the model. Every failure here is a usage or
+/// configuration error (exit 2) naming the file.
+struct PipelineSetup {
+    var path: String
+    var config: PipelineConfig
+    var model: VideoModelAdapter
+    var geometry: ResolvedGeometry
+
+    /// - Parameter override: changes applied to the pipeline read from the file (for example
+    ///   `--shuffle-frames`); they are part of the pipeline's hash like any key in the file.
+    init(pipeline: String?, logger: Logger, override: (inout PipelineConfig) -> Void = { _ in }) throws {
+        path = try pipeline ?? BundledPipelines.defaultPath()
+        do { config = try PipelineConfig.load(path: path) } catch { throw UsageFailure("\(error)") }
+        override(&config)
+        if let problem = config.blasOversubscription(cores: ProcessInfo.processInfo.activeProcessorCount) {
+            logger.warning("\(problem)")   // slower, not wrong: run anyway
+        }
+        do {
+            model = try VideoModelAdapter.load(config: config)
+            geometry = try config.resolveGeometry(modelFrames: model.inputFrames, modelHeight: model.inputHeight, modelWidth: model.inputWidth)
+        } catch { throw UsageFailure("\(error)") }
+        VideoModelAdapter.setBLASThreads(config.workers.blasThreads)
+        logger.info("pipeline", metadata: ["file": "\(path)", "name": "\(config.name)", "hash": "\(config.hash)",
+                                           "model": "\(config.modelURL.path)", "model_sha256": "\(model.sha256)",
+                                           "frames": "\(geometry.frames)", "crop": "\(geometry.cropWidth)x\(geometry.cropHeight)"])
+    }
+
+    var decoder: MediaDecoder { MediaDecoder(config: config, geometry: geometry) }
+}
+
+/// An input directory that must exist.
+func requireDirectory(_ path: String) throws {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+        throw UsageFailure("\(path): no such directory")
+    }
+}
