@@ -1,23 +1,23 @@
 """JAX/XLA peer for `tokenreel bench model`: writes random weights for a named benchmark config
-(so Swift runs the very same model) and times the Flax reference, jitted, on the CPU.
+(so Swift runs the very same model), jits the Flax reference for each batch size, then times
+one forward pass per request, so the caller can alternate JAX and Swift runs under the same
+machine load.
 
-    python Benchmarks/model/jax_peer.py --config S --weights /tmp/S.safetensors --batches 1,8 --repeats 5
+    python Benchmarks/model/jax_peer.py --config S --weights /tmp/S.safetensors --batches 1,8
 
-Prints one JSON object on stdout: {"config", "flops_per_clip", "results": [{"batch",
-"seconds": [per-run wall times], "median"}]}.
+Protocol (line-based): prints "ready" once compiled; then for every line "<batch>" on stdin runs
+one jitted forward pass on that batch and prints its wall time in seconds; exits on "quit" or EOF.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "training"))
 from tokenreel_ref import export, model                          # noqa: E402
@@ -39,24 +39,23 @@ def main() -> None:
     ap.add_argument("--config", required=True, choices=sorted(CONFIGS))
     ap.add_argument("--weights", required=True, help="where to write the random weights")
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--min-seconds", type=float, default=1.0, help="repeat at least this long")
     args = ap.parse_args()
     cfg = CONFIGS[args.config]
     params = model.perturb_params(model.init_params(cfg, seed=0), seed=1, scale=0.02)
     export.save(args.weights, cfg, params, [f"class{i}" for i in range(cfg.num_classes)])
     fn = jax.jit(lambda p, x: model.apply(cfg, p, x))
-    results = []
+    inputs = {}
     for b in [int(v) for v in args.batches.split(",") if v]:
-        x = jax.random.normal(jax.random.PRNGKey(b), (b, cfg.num_frames, cfg.height, cfg.width, 3), jnp.float32)
-        fn(params, x).block_until_ready()                  # compile + warm up
-        times, start = [], time.perf_counter()
-        while len(times) < args.repeats or (time.perf_counter() - start < args.min_seconds and len(times) < 200):
-            t0 = time.perf_counter()
-            fn(params, x).block_until_ready()
-            times.append(time.perf_counter() - t0)
-        results.append({"batch": b, "seconds": times, "median": float(np.median(times))})
-    print(json.dumps({"config": args.config, "results": results}))
+        inputs[b] = jax.random.normal(jax.random.PRNGKey(b), (b, cfg.num_frames, cfg.height, cfg.width, 3), jnp.float32)
+        fn(params, inputs[b]).block_until_ready()          # compile + warm up
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() in ("", "quit"):
+            break
+        x = inputs[int(line)]
+        t0 = time.perf_counter()
+        fn(params, x).block_until_ready()
+        print(f"{time.perf_counter() - t0:.6f}", flush=True)
 
 
 if __name__ == "__main__":

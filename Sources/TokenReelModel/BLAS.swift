@@ -29,10 +29,11 @@ public enum BLAS {
         return configured
     }
 
-    /// Runs `body(part, start, end)` for `parts` contiguous shares of 0..<count, in parallel
-    /// when parts > 1. Shares differ by at most one element.
-    static func parallel(_ count: Int, parts: Int, _ body: (Int, Int, Int) -> Void) {
-        let parts = max(1, min(parts, count))
+    /// Runs `body(part, start, end)` for up to `parts` contiguous shares of 0..<count, in
+    /// parallel when there is more than one share. Shares differ by at most one element and hold
+    /// at least `minimum` elements: handing a thread less work costs more than it saves.
+    static func parallel(_ count: Int, parts: Int, minimum: Int = 1, _ body: (Int, Int, Int) -> Void) {
+        let parts = max(1, min(parts, count / max(1, minimum)))
         if parts == 1 { body(0, 0, count); return }
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             body(i, count * i / parts, count * (i + 1) / parts)

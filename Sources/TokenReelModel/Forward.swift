@@ -25,6 +25,11 @@ struct Scratch {
 extension VideoModel {
     /// Query rows per attention block: keeps a block of probabilities ([rowBlock, N]) in cache.
     static let attentionRowBlock = 256
+    /// Fewest token rows worth a thread of their own (the 64-token layers after TokenLearner
+    /// run faster on one thread at batch 1 than split).
+    static let minimumRowsPerThread = 64
+    /// Fewest temporal slices worth a thread of their own.
+    static let minimumSlicesPerThread = 4
 
     func scratch(batch b: Int, _ ws: ModelWorkspace) -> Scratch {
         let c = config, d = c.hiddenSize, n0 = c.inputTokens
@@ -59,7 +64,7 @@ extension VideoModel {
         let clipSize = c.numFrames * fh * fw * 3
         let patches = ws.buffer(.patches, b * np * k)
         let embedded = s.attn
-        BLAS.parallel(b * np, parts: s.threads) { _, r0, r1 in
+        BLAS.parallel(b * np, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             for row in r0 ..< r1 {
                 let bi = row / np, ti = row % np / (gh * gw), hi = row % (gh * gw) / gw, wi = row % gw
                 let clip = clips + bi * clipSize
@@ -121,12 +126,12 @@ extension VideoModel {
         let c = config, d = c.hiddenSize, rows = b * n, eps = c.layerNormEpsilon
         let hd = c.numHeads, dh = c.headDim, ld = 3 * d, m = c.mlpDim
         let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
-        BLAS.parallel(rows, parts: s.threads) { _, r0, r1 in
+        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
             BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d)
             Kernels.addBias(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
         }
-        BLAS.parallel(rows, parts: s.threads) { t, r0, r1 in
+        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { t, r0, r1 in
             let scores = s.scores + t * scoresPerThread
             var r = r0
             while r < r1 {
@@ -160,7 +165,7 @@ extension VideoModel {
     /// split by rows. Uses s.y and s.hidden.
     func normMLP(_ x: UnsafePointer<Float>, rows: Int, _ ln: LayerNormParams, _ fc1: Dense, _ fc2: Dense, into out: UnsafeMutablePointer<Float>, _ s: Scratch) {
         let d = config.hiddenSize, eps = config.layerNormEpsilon
-        BLAS.parallel(rows, parts: s.threads) { _, r0, r1 in
+        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: ln.scale, bias: ln.bias, eps: eps)
             dense(s.y + r0 * d, rows: r1 - r0, fc1, into: s.hidden + r0 * fc1.outDim, gelu: true)
             dense(s.hidden + r0 * fc1.outDim, rows: r1 - r0, fc2, into: out + r0 * fc2.outDim)
@@ -176,7 +181,7 @@ extension VideoModel {
         switch p {
         case let .v11(ln, fc1, fc2):
             normMLP(x, rows: rows, ln, fc1, fc2, into: s.mask, s)                           // [G*P, S]
-            BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+            BLAS.parallel(g, parts: s.threads, minimum: Self.minimumSlicesPerThread) { _, g0, g1 in
                 for gi in g0 ..< g1 {
                     let at = s.maskT + gi * st * pp
                     Kernels.transpose(s.mask + gi * pp * st, rows: pp, cols: st, ld: st, at)   // [S, P]
@@ -229,7 +234,7 @@ extension VideoModel {
     /// x += mix [P, S] @ LN2(Dense_0 over S (LN1(tokens))), mix = sigmoid(MLP(LN0(x))).
     func fuse(_ p: FuserParams, tokens: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, groups g: Int, _ s: Scratch) {
         let c = config, d = c.hiddenSize, pp = c.positionsPerSlice, st = c.tokenlearner!.numTokens, eps = c.layerNormEpsilon
-        BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+        BLAS.parallel(g, parts: s.threads, minimum: Self.minimumSlicesPerThread) { _, g0, g1 in
             for gi in g0 ..< g1 {   // t'[s', :] = sum_s K[s, s'] t[s, :] + b[s']
                 let src = tokens + gi * st * d, tmp = s.tokens2 + gi * st * d
                 Kernels.layerNorm(src, tmp, rows: st, cols: d, scale: p.norm1.scale, bias: p.norm1.bias, eps: eps)
@@ -242,7 +247,7 @@ extension VideoModel {
             }
         }
         normMLP(x, rows: g * pp, p.ln0, p.fc1, p.fc2, into: s.mask, s)
-        BLAS.parallel(g, parts: s.threads) { _, g0, g1 in
+        BLAS.parallel(g, parts: s.threads, minimum: Self.minimumSlicesPerThread) { _, g0, g1 in
             for gi in g0 ..< g1 {
                 Kernels.map(s.mask + gi * pp * st, pp * st, Kernels.sigmoid8)
                 BLAS.gemm(pp, d, st, s.mask + gi * pp * st, lda: st, tokens + gi * st * d, ldb: d, x + gi * pp * d, ldc: d, beta: 1)

@@ -7,7 +7,8 @@ import TokenReelModel
 /// on the same random weights, in the same run, plus this machine's best OpenBLAS sgemm rate.
 ///
 /// The JAX peer (Benchmarks/model/jax_peer.py) writes each config's weights; Swift loads that
-/// file, so both run the very same model. Medians over repeated runs are reported.
+/// file, so both run the very same model. JAX and Swift runs alternate (one each per round), so
+/// both see the same machine load; medians over the rounds are reported.
 struct BenchModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
@@ -53,11 +54,6 @@ struct BenchModelCommand: ParsableCommand {
         }
     }
 
-    struct PeerResult: Decodable {
-        struct Run: Decodable { var batch: Int; var median: Double }
-        var results: [Run]
-    }
-
     func run() throws {
         BLAS.setThreads(threads)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
@@ -74,11 +70,11 @@ struct BenchModelCommand: ParsableCommand {
 
         for name in configs.split(separator: ",").map(String.init) {
             let bs = name.hasPrefix("B") ? [1] : sizes
+            let rounds = name.hasPrefix("B") ? min(repeats, 3) : repeats
             let weights = workDir + "/\(name).safetensors"
-            log("\(name): JAX peer (writes \(weights))")
-            let out = try runPeer(peer, ["--config", name, "--weights", weights, "--batches", bs.map(String.init).joined(separator: ","),
-                                         "--repeats", String(name.hasPrefix("B") ? min(repeats, 3) : repeats)])
-            let jax = try JSONDecoder().decode(PeerResult.self, from: out)
+            log("\(name): starting the JAX peer (writes \(weights), compiles)")
+            let jax = try Peer(python: python, script: peer, ["--config", name, "--weights", weights, "--batches", bs.map(String.init).joined(separator: ",")])
+            defer { jax.stop() }
             let model = try VideoModel.load(contentsOf: URL(fileURLWithPath: weights))
             let ws = model.makeWorkspace()
             for b in bs {
@@ -87,10 +83,17 @@ struct BenchModelCommand: ParsableCommand {
                 var state: UInt32 = 12345
                 for i in data.indices { state = state &* 1_664_525 &+ 1_013_904_223; data[i] = Float(state >> 8) / Float(1 << 24) * 2 - 1 }
                 let clips = Tensor(shape: [b, c.numFrames, c.height, c.width, 3], data: data)
-                let median = time(repeats: name.hasPrefix("B") ? min(repeats, 3) : repeats) { _ = model.logits(clips, workspace: ws) }
-                let j = jax.results.first { $0.batch == b }?.median ?? .nan
-                rows.append((name, b, median, j, model.flopsPerClip, c.numPatches))
-                log(String(format: "%@ batch %d: Swift %.4f s, JAX %.4f s", name, b, median, j))
+                _ = model.logits(clips, workspace: ws)     // warm-up (workspace allocation)
+                var swiftTimes = [Double](), jaxTimes = [Double]()
+                while swiftTimes.count < rounds || (swiftTimes.reduce(0, +) < 1 && swiftTimes.count < 200) {
+                    jaxTimes.append(try jax.time(batch: b))
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    _ = model.logits(clips, workspace: ws)
+                    swiftTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                }
+                let (sm, jm) = (median(swiftTimes), median(jaxTimes))
+                rows.append((name, b, sm, jm, model.flopsPerClip, c.numPatches))
+                log(String(format: "%@ batch %d: Swift %.4f s, JAX %.4f s (medians of %d alternating rounds)", name, b, sm, jm, swiftTimes.count))
             }
         }
 
@@ -120,30 +123,51 @@ struct BenchModelCommand: ParsableCommand {
 
     private func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-    /// Median wall time of `body` over at least `repeats` runs and at least 1 s, after one warm-up.
-    private func time(repeats: Int, _ body: () -> Void) -> Double {
-        body()
-        var times = [Double]()
-        let start = DispatchTime.now().uptimeNanoseconds
-        while times.count < repeats || (Double(DispatchTime.now().uptimeNanoseconds - start) < 1e9 && times.count < 200) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
-        times.sort()
-        return times[times.count / 2]
+    private func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
+
+/// The JAX peer process: started once per config, asked for one timed run at a time.
+final class Peer {
+    private let process = Process()
+    private let input = Pipe(), output = Pipe()
+    private var buffer = Data()
+    private let command: String
+
+    init(python: String, script: String, _ args: [String]) throws {
+        command = ([python, script] + args).joined(separator: " ")
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script] + args
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        guard try readLine() == "ready" else { throw ValidationError("JAX peer did not start: \(command)") }
     }
 
-    private func runPeer(_ script: String, _ args: [String]) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [script] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ValidationError("JAX peer failed (\(python) \(script) \(args.joined(separator: " ")))") }
-        return data
+    /// Wall time in seconds of one JAX forward pass on `batch` clips.
+    func time(batch: Int) throws -> Double {
+        input.fileHandleForWriting.write(Data("\(batch)\n".utf8))
+        guard let line = try readLine(), let t = Double(line) else { throw ValidationError("JAX peer gave no time: \(command)") }
+        return t
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    private func readLine() throws -> String? {
+        while true {
+            if let i = buffer.firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[buffer.startIndex ..< i], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex ... i)
+                return line
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { throw ValidationError("JAX peer exited: \(command)") }
+            buffer.append(chunk)
+        }
     }
 }
