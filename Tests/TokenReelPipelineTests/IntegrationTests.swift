@@ -197,7 +197,10 @@ final class IntegrationTests: XCTestCase {
             if names.contains(where: { $0.hasSuffix(".json") && !$0.hasPrefix(".") }) { break }
             usleep(5_000)
         }
-        for sig in signals { kill(started.0.processIdentifier, sig); usleep(5_000) }
+        // Back to back: a second signal must win against a drain that can take only milliseconds.
+        // (The kernel merges a pending signal with a second one of the same number, so tests of
+        // "twice" send two different ones; the handler counts SIGINT and SIGTERM together.)
+        for sig in signals { kill(started.0.processIdentifier, sig) }
         return CLI.finish(started)
     }
 
@@ -217,10 +220,10 @@ final class IntegrationTests: XCTestCase {
         assertSameResults(try results(reference), try results(interrupted))
     }
 
-    func testSecondSIGINTExitsAtOnceWithoutPartialJSON() throws {
+    func testSecondSignalExitsAtOnceWithoutPartialJSON() throws {
         let many = try manyInputs()
         let o = out("twice")
-        let r = try runAndSignal(many, o, SIGINT, SIGINT)
+        let r = try runAndSignal(many, o, SIGTERM, SIGINT)
         XCTAssertEqual(r.status, 130, r.stderr)
         let partial = try results(o)   // fails on any file that does not parse
         XCTAssertLessThan(partial.count, 48)
