@@ -42,16 +42,20 @@ MOTION10 = ["static", "left", "right", "up", "down", "zoom_in", "zoom_out",
             "rotate_cw", "rotate_ccw", "blink"]
 
 
-def default_config(frames: int, height: int, width: int, classes: int) -> ModelConfig:
-    """The bundled model's shape: tubelet 2x8x8, D=96, 6 layers, 3 heads, TokenLearner v1.1
-    with S=8 learned tokens per temporal slice inserted before layer 2."""
-    return ModelConfig(num_frames=frames, height=height, width=width, tubelet=(2, 8, 8),
-                       hidden_size=96, num_layers=6, num_heads=3, mlp_dim=384,
+def default_config(frames: int, height: int, width: int, classes: int, args=None) -> ModelConfig:
+    """The bundled model's shape (each part can be changed from the command line): tubelet
+    2x8x8, D=96, 6 layers, 3 heads, MLP 384, TokenLearner v1.1 with S=8 learned tokens per
+    temporal slice inserted before layer 2."""
+    a = args or parse_args(["--train", "-", "--out", "-"])
+    return ModelConfig(num_frames=frames, height=height, width=width,
+                       tubelet=tuple(int(v) for v in a.tubelet.split(",")),
+                       hidden_size=a.hidden, num_layers=a.layers, num_heads=a.heads, mlp_dim=a.mlp,
                        num_classes=classes, classifier="gap",
-                       tokenlearner=TokenLearnerConfig(version="1.1", num_tokens=8, loc=2))
+                       tokenlearner=TokenLearnerConfig(version="1.1", num_tokens=a.tokens, loc=a.tl_loc)
+                       if a.tokens > 0 else None)
 
 
-def tiny_config(frames: int, height: int, width: int, classes: int) -> ModelConfig:
+def tiny_config(frames: int, height: int, width: int, classes: int, args=None) -> ModelConfig:
     """A few-second model for tests of the trainer itself."""
     return ModelConfig(num_frames=frames, height=height, width=width, tubelet=(2, 8, 8),
                        hidden_size=32, num_layers=2, num_heads=2, mlp_dim=64,
@@ -155,7 +159,7 @@ def train(args) -> dict:
     pixels, labels, names, norm = load_npz(args.train)
     val = load_npz(args.val) if args.val else None
     n, frames, height, width, _ = pixels.shape
-    cfg = (tiny_config if args.tiny else default_config)(frames, height, width, len(names))
+    cfg = (tiny_config if args.tiny else default_config)(frames, height, width, len(names), args)
     cfg.validate()
 
     steps_per_epoch = max(1, n // args.batch)
@@ -230,6 +234,13 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--tiny", action="store_true", help="tiny model, for tests of the trainer")
+    ap.add_argument("--tubelet", default="2,8,8", help="t,h,w of the tubelet embedding")
+    ap.add_argument("--hidden", type=int, default=96, help="width D")
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--heads", type=int, default=3)
+    ap.add_argument("--mlp", type=int, default=384)
+    ap.add_argument("--tokens", type=int, default=8, help="TokenLearner tokens S per temporal slice (0: none)")
+    ap.add_argument("--tl-loc", type=int, default=2, help="TokenLearner inserted before this layer")
     ap.add_argument("--no-augment", action="store_true")
     return ap.parse_args(argv)
 
