@@ -29,7 +29,7 @@ run: release
 ## All tests: the Swift package (unit + integration) and the Flax reference's own tests.
 test: setup setup-python
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing   # every test is XCTest
 	@if [ -d training/tests ]; then .venv/bin/python -m pytest -q training/tests; fi
 
 clean:
