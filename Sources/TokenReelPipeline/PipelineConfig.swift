@@ -1,4 +1,5 @@
 import Foundation
+import TokenReelModel   // SHA256
 import Yams
 
 /// A pipeline file (`pipelines/*.yaml`) decoded into typed, validated configuration.
