@@ -5,6 +5,11 @@
 For every variant NAME: NAME.safetensors (weights + __metadata__), NAME.pixels.npy (uint8
 [B,T,H,W,3] clips) and NAME.logits.npy (float32 [B,K], Flax on the normalised pixels).
 Weights are perturbed away from Scenic's initialisation so no layer is trivial. Deterministic.
+
+Other clip geometries (`--geometry-only` writes just these): for every GEOMETRY variant NAME,
+NAME.safetensors is the model at its trained geometry, NAME.pixels.npy holds clips of *another*
+geometry [B,T,H,W,3] and NAME.logits.npy the Flax logits with the position embedding resized by
+`tokenreel_ref.posemb.resize_posemb` to that geometry.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenreel_ref import export, model                          # noqa: E402
+from tokenreel_ref import export, model, posemb                         # noqa: E402
 from tokenreel_ref.config import ModelConfig, TokenLearnerConfig  # noqa: E402
 
 BASE = ModelConfig(num_frames=8, height=16, width=16, tubelet=(2, 4, 4), hidden_size=16,
@@ -35,6 +40,13 @@ VARIANTS = {
     "tl11_prelogits": R(BASE, representation_size=16, tokenlearner=TL),
     "nonsquare_fuse": R(BASE, num_frames=9, height=16, width=24, tokenlearner=R(TL, use_tokenfuse=True)),
 }
+# name -> (trained config, (frames, height, width) to run at)
+GEOMETRY = {
+    # 8x32x32 (grid 4x4x4) run at 12x48x40 (grid 6x6x5): upsampled on all three axes.
+    "geom_tl11_gap": (R(BASE, height=32, width=32, tubelet=(2, 8, 8), tokenlearner=TL), (12, 48, 40)),
+    # cls classifier, 8x32x32 run at 7x24x44 (floored to grid 3x3x5): time and height down, width up.
+    "geom_vivit_token": (R(BASE, height=32, width=32, tubelet=(2, 8, 8), classifier="token"), (7, 24, 44)),
+}
 LABELS = ["alpha", "beta", "gamma", "delta", "epsilon"]
 BATCH = 2
 
@@ -43,8 +55,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "Tests", "TokenReelModelTests", "Fixtures"))
+    ap.add_argument("--geometry-only", action="store_true", help="write only the GEOMETRY fixtures")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    geometry_fixtures(args.out)
+    if args.geometry_only:
+        return
     rng = np.random.default_rng(1234)
     norm = {"type": "zero_centered"}
     for i, (name, cfg) in enumerate(VARIANTS.items()):
@@ -68,6 +84,22 @@ def main() -> None:
                 _, hp, _, _ = export.load(p)
                 np.save(os.path.join(args.out, f"{name}.{tag}.logits.npy"),
                         np.asarray(model.apply(cfg, hp, clips), np.float32))
+
+
+def geometry_fixtures(out: str) -> None:
+    rng = np.random.default_rng(4321)
+    norm = {"type": "zero_centered"}
+    for i, (name, (cfg, (frames, height, width))) in enumerate(GEOMETRY.items()):
+        params = model.perturb_params(model.init_params(cfg, seed=50 + i), seed=150 + i)
+        path = os.path.join(out, f"{name}.safetensors")
+        export.save(path, cfg, params, LABELS, norm)
+        _, params, _, _ = export.load(path)        # exactly what Swift reads
+        new_params, new_cfg = posemb.resize_posemb(params, cfg, frames, height, width)
+        pixels = rng.integers(0, 256, (1, frames, height, width, 3), dtype=np.uint8)
+        logits = np.asarray(model.apply(new_cfg, new_params, model.normalize(pixels, norm)), np.float32)
+        np.save(os.path.join(out, f"{name}.pixels.npy"), pixels)
+        np.save(os.path.join(out, f"{name}.logits.npy"), logits)
+        print(f"{name}: grid {cfg.grid} -> {new_cfg.grid}, logits[0] {np.round(logits[0], 4)}")
 
 
 def save_bf16(path, cfg, params, labels, norm):
