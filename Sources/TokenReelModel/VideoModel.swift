@@ -9,10 +9,13 @@ public final class VideoModel: @unchecked Sendable {
     /// The `__metadata__["format"]` value this version reads.
     public static let format = "tokenreel.vivit.v1"
 
+    /// The geometry this instance runs at: the file's, or the one given to `resized`.
     public let config: ModelConfig
+    /// The config stored in the file (the grid the position embedding was learned for).
+    public let trainedConfig: ModelConfig
     /// Class names, index = logit position.
     public let labels: [String]
-    /// SHA-256 of the weights file, lowercase hex; computed on first use (about 0.2 s per 40 MB),
+    /// SHA-256 of the weights file (also for a `resized` instance), lowercase hex; computed on first use (about 0.2 s per 40 MB),
     /// then cached.
     public var sha256: String {
         digestLock.lock()
@@ -93,9 +96,92 @@ public final class VideoModel: @unchecked Sendable {
         self.owned = owned
         self.file = file
         self.config = config
+        self.trainedConfig = config
         self.labels = labels
         self.defaultNormalization = normalization
         self.url = url
+    }
+
+    /// A resized instance: everything shared with `base` but the token offsets.
+    private init(base: VideoModel, config: ModelConfig, params: ModelParams, owned: [FloatBuffer]) {
+        self.config = config
+        self.trainedConfig = base.trainedConfig
+        self.labels = base.labels
+        self.defaultNormalization = base.defaultNormalization
+        self.url = base.url
+        self.params = params
+        self.file = base.file
+        self.owned = base.owned + owned
+    }
+
+    // MARK: other geometries
+
+    /// The same weights taking clips of `frames` x `height` x `width` (each floored to a multiple
+    /// of the tubelet, as the VALID convolution does). Only the position embedding is recomputed:
+    /// its trained grid (T', H', W') is resampled to (frames/t, height/h, width/w) by linear
+    /// interpolation with half-pixel centres on each axis, `jax.image.resize(method="linear",
+    /// antialias=False)` (docs/model-format.md, "Other clip geometries"); the `cls` row is kept.
+    /// All other weights are shared with this instance, which stays valid and unchanged. Always
+    /// resamples from the file's embedding, so resizing a resized model equals resizing the
+    /// original. The trained geometry returns an instance equal to this one.
+    ///
+    /// - Throws: `ModelError(.config)` when the tubelet does not fit the geometry or TokenLearner
+    ///   v1.0 would get a non-square H' x W' grid.
+    public func resized(frames: Int, height: Int, width: Int) throws -> VideoModel {
+        var c = trainedConfig
+        c.numFrames = frames; c.height = height; c.width = width
+        var problems = [String]()
+        if frames < 1 || height < 1 || width < 1 { problems.append("clip geometry \(frames)x\(height)x\(width) must be positive") }
+        problems += c.problems()
+        guard problems.isEmpty else {
+            throw ModelError(.config, path: url.path, problems.map { "cannot run at \(frames)x\(height)x\(width): \($0)" })
+        }
+        let d = c.hiddenSize, off = c.classifier == .token ? 1 : 0
+        let old = trainedConfig.grid, new = c.grid
+        let positions = FloatBuffer(count: c.inputTokens * d)
+        if off == 1 { positions.pointer.update(from: params.posEmbedding, count: d) }
+        Self.resampleGrid(params.posEmbedding + off * d, from: [old.t, old.h, old.w], to: [new.t, new.h, new.w],
+                          width: d, into: positions.pointer + off * d)
+        var owned = [positions]
+        var p = params
+        p.tokenOffset = ModelParams.tokenOffset(positions: positions.pointer, tokens: c.inputTokens, width: d,
+                                                bias: params.embedBias, cls: params.cls, alloc: { n in
+            let b = FloatBuffer(count: n)
+            owned.append(b)
+            return b.pointer
+        })
+        return VideoModel(base: self, config: c, params: p, owned: owned)
+    }
+
+    /// Sample positions of one axis: old size `n` to new size `m`, half-pixel centres,
+    /// x = (i + 0.5) n / m - 0.5 clamped to [0, n-1] -> (lower index, upper index, upper weight).
+    static func linearTaps(from n: Int, to m: Int) -> [(Int, Int, Float)] {
+        (0 ..< m).map { i in
+            let x = min(max((Double(i) + 0.5) * Double(n) / Double(m) - 0.5, 0), Double(n - 1))
+            let i0 = Int(x.rounded(.down))
+            return (i0, min(i0 + 1, n - 1), Float(x - Double(i0)))
+        }
+    }
+
+    /// Separable linear resampling of a grid [a0, a1, a2, D] (row-major) to [b0, b1, b2, D],
+    /// one axis at a time (time, then height, then width), with `linearTaps` on each.
+    static func resampleGrid(_ src: UnsafePointer<Float>, from a: [Int], to b: [Int], width d: Int, into dst: UnsafeMutablePointer<Float>) {
+        var cur = Array(UnsafeBufferPointer(start: src, count: a.reduce(d, *)))
+        var shape = a
+        for axis in 0 ..< 3 where shape[axis] != b[axis] {
+            let taps = linearTaps(from: shape[axis], to: b[axis])
+            let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(d, *)
+            var next = [Float](repeating: 0, count: outer * b[axis] * inner)
+            for o in 0 ..< outer {
+                for (i, (i0, i1, f)) in taps.enumerated() {
+                    let r0 = (o * shape[axis] + i0) * inner, r1 = (o * shape[axis] + i1) * inner, w = (o * b[axis] + i) * inner
+                    for k in 0 ..< inner { next[w + k] = cur[r0 + k] * (1 - f) + cur[r1 + k] * f }
+                }
+            }
+            cur = next
+            shape[axis] = b[axis]
+        }
+        cur.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: $0.count) }
     }
 
     private static func describe(_ error: Error) -> String {

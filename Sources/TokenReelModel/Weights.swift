@@ -50,8 +50,15 @@ struct ModelParams {
     /// embedding/kernel [t, h, w, 3, D] read as [t*h*w*3, D].
     let embedKernel: UnsafePointer<Float>
     /// Added to every embedded token [N, D]: pos_embedding + embedding/bias (row 0 with the
-    /// `token` classifier: pos_embedding[0] + cls, no bias).
-    let tokenOffset: UnsafePointer<Float>
+    /// `token` classifier: pos_embedding[0] + cls, no bias). For a model resized to another
+    /// geometry (`VideoModel.resized`), built from the resampled position embedding.
+    var tokenOffset: UnsafePointer<Float>
+    /// Transformer/posembed_input/pos_embedding [1, N, D] as stored (the trained grid).
+    let posEmbedding: UnsafePointer<Float>
+    /// embedding/bias [D].
+    let embedBias: UnsafePointer<Float>
+    /// cls [1, 1, D] (classifier `token` only).
+    let cls: UnsafePointer<Float>?
     let blocks: [BlockParams]
     /// One (no fuser) or one per layer from `loc` on (fuser).
     let tokenLearners: [TokenLearnerParams]
@@ -72,11 +79,11 @@ extension ModelParams {
         embedKernel = tensor("embedding/kernel")
         let n = c.inputTokens, off = c.classifier == .token ? 1 : 0
         let pos = tensor("Transformer/posembed_input/pos_embedding"), bias = tensor("embedding/bias")
-        let offset = alloc(n * d)
-        for i in 0 ..< n {
-            for j in 0 ..< d { offset[i * d + j] = pos[i * d + j] + (i < off ? tensor("cls")[j] : bias[j]) }
-        }
-        tokenOffset = UnsafePointer(offset)
+        let cls = off == 1 ? tensor("cls") : nil
+        posEmbedding = pos
+        embedBias = bias
+        self.cls = cls
+        tokenOffset = Self.tokenOffset(positions: pos, tokens: n, width: d, bias: bias, cls: cls, alloc: alloc)
 
         let scale = 1 / Float(c.headDim).squareRoot()
         blocks = (0 ..< c.numLayers).map { l in
@@ -125,5 +132,15 @@ extension ModelParams {
         encoderNorm = ln("Transformer/encoder_norm")
         preLogits = c.representationSize.map { dense("pre_logits", d, $0) }
         head = dense("output_projection", c.representationSize ?? d, c.numClasses)
+    }
+
+    /// positions [n, D] + bias on every row (row 0 + cls instead when `cls` is given).
+    static func tokenOffset(positions pos: UnsafePointer<Float>, tokens n: Int, width d: Int, bias: UnsafePointer<Float>,
+                            cls: UnsafePointer<Float>?, alloc: (Int) -> UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let offset = alloc(n * d), off = cls == nil ? 0 : 1
+        for i in 0 ..< n {
+            for j in 0 ..< d { offset[i * d + j] = pos[i * d + j] + (i < off ? cls![j] : bias[j]) }
+        }
+        return UnsafePointer(offset)
     }
 }
