@@ -77,15 +77,30 @@ public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
     }
 
     /// Loads the model a pipeline names, with the pipeline's normalisation
-    /// (`preprocess.normalization: model` takes the model's own).
+    /// (`preprocess.normalization: model` takes the model's own). With
+    /// `preprocess.interpolate_position_embeddings: true` and `sampling.frames` or
+    /// `preprocess.crop` other than the model's input, the model is resized to them
+    /// (`VideoModel.resized`: same weights, position embedding resampled).
     public static func load(config: PipelineConfig) throws -> VideoModelAdapter {
         let url = config.modelURL
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw PipelineConfigError(file: config.sourcePath ?? config.name, key: "model", line: nil,
                                       message: "\(url.path): no such file (relative paths are taken from the pipeline file's directory)")
         }
-        let model = try VideoModel.load(contentsOf: url)
+        var model = try VideoModel.load(contentsOf: url)
         let p = config.preprocess
+        if p.interpolatePositionEmbeddings {
+            let frames = config.sampling.frames ?? model.inputFrames
+            let crop = p.crop ?? [model.inputWidth, model.inputHeight]
+            if [frames, crop[1], crop[0]] != [model.inputFrames, model.inputHeight, model.inputWidth] {
+                do {
+                    model = try model.resized(frames: frames, height: crop[1], width: crop[0])
+                } catch let e as ModelError {
+                    throw PipelineConfigError(file: config.sourcePath ?? config.name, key: "preprocess.interpolate_position_embeddings", line: nil,
+                                              message: e.problems.joined(separator: "; ") + " (sampling.frames, preprocess.crop [width, height])")
+                }
+            }
+        }
         let normalization: PixelNormalization
         switch p.normalization {
         case .model: normalization = model.defaultNormalization

@@ -97,6 +97,15 @@ public struct PipelineConfig: Sendable, Equatable {
         public var shortSide: Int?
         /// `preprocess.crop`: `[width, height]` of the crop. Default (absent): the model's input size.
         public var crop: [Int]?
+        /// `preprocess.interpolate_position_embeddings: true`: `sampling.frames` and
+        /// `preprocess.crop` may differ from the model's input; the model's learned position
+        /// embedding is resampled to that geometry (`VideoModel.resized`). Stored only when true
+        /// (nil otherwise), so the configuration hash of pipelines without it is unchanged.
+        public var interpolatePositionEmbeddingsKey: Bool?
+        public var interpolatePositionEmbeddings: Bool {
+            get { interpolatePositionEmbeddingsKey == true }
+            set { interpolatePositionEmbeddingsKey = newValue ? true : nil }
+        }
         /// `preprocess.scaling`: resize filter. Default `bilinear`.
         public var scaling: Scaling = .bilinear
         /// `preprocess.normalization`. Default `model`.
@@ -275,10 +284,14 @@ extension PipelineConfig {
 
         if let node = top["preprocess"] {
             let k = "preprocess"
-            let m = try r.mapping(node, at: k, allowed: ["resize", "short_side", "crop", "scaling", "normalization", "mean", "std", "shuffle_frames"])
+            let m = try r.mapping(node, at: k, allowed: ["resize", "short_side", "crop", "scaling", "normalization", "mean", "std", "shuffle_frames",
+                                                             "interpolate_position_embeddings"])
             var p = Preprocess()
             if let v = m["resize"] { p.resize = try r.choice(v, at: "\(k).resize") }
             if let v = m["shuffle_frames"] { p.shuffleFrames = try r.bool(v, at: "\(k).shuffle_frames") }
+            if let v = m["interpolate_position_embeddings"] {
+                p.interpolatePositionEmbeddings = try r.bool(v, at: "\(k).interpolate_position_embeddings")
+            }
             if p.resize == .stretch, let v = m["short_side"] {
                 throw r.error("\(k).short_side", v, "not used when resize is 'stretch' (the whole frame is resized to the crop)")
             }

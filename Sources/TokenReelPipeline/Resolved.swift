@@ -1,7 +1,8 @@
 import Foundation
 
 /// The sizes a pipeline runs with once the model is known: the pipeline may leave frames and
-/// crop to the model, and when it names them they must match what the model takes.
+/// crop to the model, and when it names them they must match what the model takes, unless
+/// `preprocess.interpolate_position_embeddings` is true (the model is then resized to them).
 public struct ResolvedGeometry: Sendable, Equatable {
     /// T frames per clip.
     public var frames: Int
@@ -13,18 +14,22 @@ public struct ResolvedGeometry: Sendable, Equatable {
 
 extension PipelineConfig {
     /// Fills in frames and crop from the model's input shape (T x H x W) and checks what the
-    /// pipeline names against it. Errors name the pipeline file and the key.
+    /// pipeline names against it (with `preprocess.interpolate_position_embeddings` the sizes may
+    /// differ: the model's tubelet fit is checked by `VideoModel.resized`). Errors name the
+    /// pipeline file and the key.
     public func resolveGeometry(modelFrames: Int, modelHeight: Int, modelWidth: Int) throws -> ResolvedGeometry {
         let file = sourcePath ?? name
+        let free = preprocess.interpolatePositionEmbeddings
+        let hint = "leave the key out to use the model's, or set preprocess.interpolate_position_embeddings: true to resize the model's position embedding"
         let frames = sampling.frames ?? modelFrames
-        guard frames == modelFrames else {
+        guard free || frames == modelFrames else {
             throw PipelineConfigError(file: file, key: "sampling.frames", line: nil,
-                                      message: "\(frames) frames, but the model takes \(modelFrames) (leave the key out to use the model's)")
+                                      message: "\(frames) frames, but the model takes \(modelFrames) (\(hint))")
         }
         let crop = preprocess.crop ?? [modelWidth, modelHeight]
-        guard crop == [modelWidth, modelHeight] else {
+        guard free || crop == [modelWidth, modelHeight] else {
             throw PipelineConfigError(file: file, key: "preprocess.crop", line: nil,
-                                      message: "[\(crop[0]), \(crop[1])], but the model takes [\(modelWidth), \(modelHeight)] (width, height; leave the key out to use the model's)")
+                                      message: "[\(crop[0]), \(crop[1])], but the model takes [\(modelWidth), \(modelHeight)] (width, height; \(hint))")
         }
         let shortSide = preprocess.shortSide ?? max(crop[0], crop[1])
         guard shortSide >= min(crop[0], crop[1]) else {

@@ -123,6 +123,50 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testOtherGeometryNeedsInterpolatePositionEmbeddings() throws {
+        let yaml = "model: m\nsampling:\n  frames: 12\npreprocess:\n  crop: [40, 48]\n"
+        let without = try PipelineConfig.parse(yaml: yaml, file: "p.yaml")
+        XCTAssertFalse(without.preprocess.interpolatePositionEmbeddings)
+        XCTAssertThrowsError(try without.resolveGeometry(modelFrames: 8, modelHeight: 32, modelWidth: 32)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "sampling.frames")
+            XCTAssertTrue("\(e)".contains("interpolate_position_embeddings: true"), "\(e)")
+        }
+        let with = try PipelineConfig.parse(yaml: yaml + "  interpolate_position_embeddings: true\n", file: "p.yaml")
+        XCTAssertTrue(with.preprocess.interpolatePositionEmbeddings)
+        XCTAssertEqual(try with.resolveGeometry(modelFrames: 8, modelHeight: 32, modelWidth: 32),
+                       ResolvedGeometry(frames: 12, cropWidth: 40, cropHeight: 48, shortSide: 48))
+        XCTAssertNotEqual(with.hash, without.hash)
+        // false is the default: same configuration, same hash as leaving the key out.
+        let off = try PipelineConfig.parse(yaml: yaml + "  interpolate_position_embeddings: false\n", file: "p.yaml")
+        XCTAssertEqual(off.hash, without.hash)
+        XCTAssertEqual(off, without)
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml + "  interpolate_position_embeddings: maybe\n", file: "p.yaml")) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "preprocess.interpolate_position_embeddings")
+        }
+    }
+
+    func testAdapterResizesTheModelToThePipelineGeometry() throws {
+        // geom_tl11_gap: trained 8x32x32, tubelet 2x8x8.
+        let path = TestPaths.repositoryRoot.appendingPathComponent("Tests/TokenReelModelTests/Fixtures/geom_tl11_gap.safetensors").path
+        var c = PipelineConfig(name: "geom", modelPath: path)
+        c.sampling.frames = 12
+        c.preprocess.crop = [40, 48]
+        let plain = try VideoModelAdapter.load(config: c)
+        XCTAssertEqual([plain.inputFrames, plain.inputHeight, plain.inputWidth], [8, 32, 32])
+        XCTAssertThrowsError(try c.resolveGeometry(modelFrames: plain.inputFrames, modelHeight: plain.inputHeight, modelWidth: plain.inputWidth))
+        c.preprocess.interpolatePositionEmbeddings = true
+        let resized = try VideoModelAdapter.load(config: c)
+        XCTAssertEqual([resized.inputFrames, resized.inputHeight, resized.inputWidth], [12, 48, 40])
+        XCTAssertEqual(resized.model.trainedConfig.numFrames, 8)
+        XCTAssertEqual(try c.resolveGeometry(modelFrames: resized.inputFrames, modelHeight: resized.inputHeight, modelWidth: resized.inputWidth),
+                       ResolvedGeometry(frames: 12, cropWidth: 40, cropHeight: 48, shortSide: 48))
+        c.sampling.frames = 1                                   // below the tubelet's 2 frames
+        XCTAssertThrowsError(try VideoModelAdapter.load(config: c)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "preprocess.interpolate_position_embeddings")
+            XCTAssertTrue("\(e)".contains("tubelet"), "\(e)")
+        }
+    }
+
     func testBLASOversubscriptionIsReported() throws {
         var c = try PipelineConfig.parse(yaml: "model: m\n", file: "p.yaml")
         XCTAssertNil(c.blasOversubscription(cores: 2))          // 1 x (1 + 1)
