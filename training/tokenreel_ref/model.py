@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from . import keep as keeping
 from .config import ModelConfig
 
 xavier = nn.initializers.xavier_uniform()
@@ -33,18 +34,31 @@ class MlpBlock(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """Pre-LN transformer block: x + MHA(LN(x)), then x + MLP(LN(x)). [B, N, D] -> [B, N, D]."""
+    """Pre-LN transformer block: x + MHA(LN(x)), then x + MLP(LN(x)). [B, N, D] -> [B, N, D].
+
+    With keep_rate < 1 (token keeping, keep.py) the tokens are pruned to [B, k, D] between the
+    attention residual and the MLP, ranked by the attention probabilities of this block."""
     mlp_dim: int
     num_heads: int
     eps: float
+    keep_rate: float = 1.0
+    keep_cls: bool = False
 
     @nn.compact
     def __call__(self, x):
-        y = nn.LayerNorm(epsilon=self.eps, name="LayerNorm_0")(x)
-        y = nn.MultiHeadDotProductAttention(
+        ln = nn.LayerNorm(epsilon=self.eps, name="LayerNorm_0")(x)
+        mha = nn.MultiHeadDotProductAttention(
             num_heads=self.num_heads, kernel_init=xavier, deterministic=True,
-            name="MultiHeadDotProductAttention_0")(y, y)
+            name="MultiHeadDotProductAttention_0")
+        y = mha(ln, ln)
         x = x + y
+        if self.keep_rate < 1.0:
+            p = mha.variables["params"]
+            q = jnp.einsum("bnd,dhk->bnhk", ln, p["query"]["kernel"]) + p["query"]["bias"]
+            k = jnp.einsum("bnd,dhk->bnhk", ln, p["key"]["kernel"]) + p["key"]["bias"]
+            w = nn.dot_product_attention_weights(q, k)                                # [B, H, N, N]
+            x, margin = keeping.keep_tokens(x, w, self.keep_rate, self.keep_cls)
+            self.sow("intermediates", "keep_margin", margin)
         y = nn.LayerNorm(epsilon=self.eps, name="LayerNorm_1")(x)
         y = MlpBlock(self.mlp_dim, x.shape[-1], name="MlpBlock_0")(y)
         return x + y
@@ -111,6 +125,8 @@ class PositionEmbedding(nn.Module):
 class Encoder(nn.Module):
     """`Transformer`: position embedding, blocks with TokenLearner/TokenFuser, encoder_norm."""
     cfg: ModelConfig
+    keep_rate: float = 1.0
+    keep_layers: tuple = ()
 
     @nn.compact
     def __call__(self, x):
@@ -128,7 +144,9 @@ class Encoder(nn.Module):
             return xs, y
 
         for lyr in range(cfg.num_layers):
-            block = EncoderBlock(cfg.mlp_dim, cfg.num_heads, eps, name=f"encoderblock_{lyr}")
+            rate = self.keep_rate if lyr in self.keep_layers else 1.0
+            block = EncoderBlock(cfg.mlp_dim, cfg.num_heads, eps, rate, cfg.classifier == "token",
+                                 name=f"encoderblock_{lyr}")
             b, n, d = x.shape
             if tl is not None and tl.use_tokenfuse and lyr >= tl.loc:
                 k = lyr - tl.loc
@@ -147,6 +165,8 @@ class Encoder(nn.Module):
 class TokenReelViT(nn.Module):
     """Clips [B, T, H, W, 3] (already normalised) -> logits [B, K]."""
     cfg: ModelConfig
+    keep_rate: float = 1.0        # token keeping (keep.py); 1.0 = off
+    keep_layers: tuple = ()
 
     @nn.compact
     def __call__(self, clips):
@@ -158,7 +178,7 @@ class TokenReelViT(nn.Module):
         if cfg.classifier == "token":
             cls = self.param("cls", nn.initializers.zeros, (1, 1, cfg.hidden_size))
             x = jnp.concatenate([jnp.tile(cls, (b, 1, 1)), x], axis=1)
-        x = Encoder(cfg, name="Transformer")(x)
+        x = Encoder(cfg, self.keep_rate, tuple(self.keep_layers), name="Transformer")(x)
         if cfg.classifier == "token":
             x = x[:, 0]
         else:
@@ -189,8 +209,18 @@ def perturb_params(params, seed: int, scale: float = 0.1):
     return jax.tree_util.tree_unflatten(tree, out)
 
 
-def apply(cfg: ModelConfig, params, clips):
-    return TokenReelViT(cfg).apply({"params": params}, clips)
+def apply(cfg: ModelConfig, params, clips, keep_rate: float = 1.0, keep_layers=(), with_margins: bool = False):
+    """Logits [B, K]. With keep_rate < 1, token keeping at `keep_layers` (keep.py); with_margins
+    also returns {layer: [B] score gap between the last kept and the first dropped token}."""
+    if keep_rate != 1.0 or keep_layers:
+        keep_layers = keeping.check_keeping(cfg, keep_rate, keep_layers)
+    m = TokenReelViT(cfg, float(keep_rate), tuple(keep_layers))
+    if not with_margins:
+        return m.apply({"params": params}, clips)
+    logits, state = m.apply({"params": params}, clips, mutable=["intermediates"])
+    blocks = state.get("intermediates", {}).get("Transformer", {})
+    margins = {int(k.split("_")[-1]): v["keep_margin"][0] for k, v in blocks.items()}
+    return logits, margins
 
 
 def normalize(pixels, normalization: dict):
