@@ -10,6 +10,12 @@ Other clip geometries (`--geometry-only` writes just these): for every GEOMETRY 
 NAME.safetensors is the model at its trained geometry, NAME.pixels.npy holds clips of *another*
 geometry [B,T,H,W,3] and NAME.logits.npy the Flax logits with the position embedding resized by
 `tokenreel_ref.posemb.resize_posemb` to that geometry.
+
+Token keeping (`--keep-only` writes just these): for every KEEP variant NAME, NAME.logits.npy holds
+the Flax logits with `apply(..., keep_rate=r, keep_layers=layers)` (tokenreel_ref/keep.py); r and
+the layers are in the KEEP table (and in the Swift test). Seeds are chosen so that at every keep
+layer the last kept and first dropped scores differ by more than KEEP_MARGIN, so float rounding
+cannot change which tokens are kept.
 """
 from __future__ import annotations
 
@@ -47,6 +53,14 @@ GEOMETRY = {
     # cls classifier, 8x32x32 run at 7x24x44 (floored to grid 3x3x5): time and height down, width up.
     "geom_vivit_token": (R(BASE, height=32, width=32, tubelet=(2, 8, 8), classifier="token"), (7, 24, 44)),
 }
+# name -> (config, keep rate, keep layers)
+KEEP = {
+    # gap, 64 tokens -> 32 at layer 1.
+    "keep_vivit_gap": (BASE, 0.5, (1,)),
+    # cls, 65 tokens -> 1 + ceil(.7 * 65) = 47 at layer 1 -> 1 + ceil(.7 * 47) = 34 at layer 2.
+    "keep_vivit_token": (R(BASE, classifier="token"), 0.7, (1, 2)),
+}
+KEEP_MARGIN = 1e-5
 LABELS = ["alpha", "beta", "gamma", "delta", "epsilon"]
 BATCH = 2
 
@@ -56,8 +70,12 @@ def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "Tests", "TokenReelModelTests", "Fixtures"))
     ap.add_argument("--geometry-only", action="store_true", help="write only the GEOMETRY fixtures")
+    ap.add_argument("--keep-only", action="store_true", help="write only the KEEP fixtures")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    keep_fixtures(args.out)
+    if args.keep_only:
+        return
     geometry_fixtures(args.out)
     if args.geometry_only:
         return
@@ -100,6 +118,30 @@ def geometry_fixtures(out: str) -> None:
         np.save(os.path.join(out, f"{name}.pixels.npy"), pixels)
         np.save(os.path.join(out, f"{name}.logits.npy"), logits)
         print(f"{name}: grid {cfg.grid} -> {new_cfg.grid}, logits[0] {np.round(logits[0], 4)}")
+
+
+def keep_fixtures(out: str) -> None:
+    norm = {"type": "zero_centered"}
+    for i, (name, (cfg, rate, layers)) in enumerate(KEEP.items()):
+        rng = np.random.default_rng(2468 + i)
+        for attempt in range(20):
+            seed = 70 + 10 * i + attempt
+            params = model.perturb_params(model.init_params(cfg, seed=seed), seed=170 + seed)
+            pixels = rng.integers(0, 256, (BATCH, cfg.num_frames, cfg.height, cfg.width, 3), dtype=np.uint8)
+            path = os.path.join(out, f"{name}.safetensors")
+            export.save(path, cfg, params, LABELS, norm)
+            _, params, _, _ = export.load(path)        # exactly what Swift reads
+            logits, margins = model.apply(cfg, params, model.normalize(pixels, norm), keep_rate=rate,
+                                          keep_layers=layers, with_margins=True)
+            smallest = min(float(np.min(m)) for m in margins.values())
+            if smallest > KEEP_MARGIN:
+                break
+        else:
+            raise SystemExit(f"{name}: no seed with a ranking margin > {KEEP_MARGIN}")
+        logits = np.asarray(logits, np.float32)
+        np.save(os.path.join(out, f"{name}.pixels.npy"), pixels)
+        np.save(os.path.join(out, f"{name}.logits.npy"), logits)
+        print(f"{name}: keep r={rate} at {layers}, seed {seed}, margin {smallest:.2e}, logits[0] {np.round(logits[0], 4)}")
 
 
 def save_bf16(path, cfg, params, labels, norm):
