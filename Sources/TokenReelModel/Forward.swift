@@ -17,6 +17,7 @@ struct Scratch {
     let im2col: UnsafeMutablePointer<Float>   // [G*P, 9*max(D, S)] (TokenLearner v1.0 only)
     let pooled: UnsafeMutablePointer<Float>   // [B, max(D, R)]
     let pooled2: UnsafeMutablePointer<Float>  // [B, max(D, R)]
+    let keepScores: UnsafeMutablePointer<Float> // [threads, B*N0] attention received (token keeping only)
     let rowBlock: Int
     /// Threads of this forward pass (`BLAS.threads` when it started).
     let threads: Int
@@ -46,7 +47,8 @@ extension VideoModel {
             mask: ws.buffer(.mask, g * pp * s), maskT: ws.buffer(.maskT, g * pp * s),
             tokens: ws.buffer(.tokens, g * s * d), tokens2: ws.buffer(.tokens2, g * s * d),
             im2col: ws.buffer(.im2col, v10 ? g * pp * 9 * max(d, s) : 0),
-            pooled: ws.buffer(.pooled, b * r), pooled2: ws.buffer(.pooled2, b * r), rowBlock: rb, threads: threads)
+            pooled: ws.buffer(.pooled, b * r), pooled2: ws.buffer(.pooled2, b * r),
+            keepScores: ws.buffer(.keepScores, tokenKeeping == nil ? 0 : threads * b * n0), rowBlock: rb, threads: threads)
     }
 
     // MARK: embedding
@@ -112,7 +114,13 @@ extension VideoModel {
                     n = gt * st
                 }
             }
-            transformerBlock(block, x: s.x, batch: b, tokens: n, s)
+            if let keep = tokenKeeping, keep.layers.contains(l) {
+                let k = TokenKeeping.keptTokens(rate: keep.rate, of: n, cls: c.classifier == .token)
+                keepingBlock(block, x: s.x, batch: b, tokens: n, keep: k, s)
+                n = k
+            } else {
+                transformerBlock(block, x: s.x, batch: b, tokens: n, s)
+            }
         }
         head(batch: b, tokens: n, s, into: out)
     }
@@ -153,6 +161,73 @@ extension VideoModel {
             let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
             BLAS.gemm(nr, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, xr, ldc: d, beta: 1)
             Kernels.addBias(xr, rows: nr, cols: d, p.out.bias)
+            Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
+            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m)
+            Kernels.addBiasGELU(hr, rows: nr, cols: m, p.fc1.bias)
+            BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
+            Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
+        }
+    }
+
+    /// `transformerBlock` with token keeping (`TokenKeeping`): x [B*n, D] -> x [B*k, D] (k tokens
+    /// per clip, compacted in place). Phase 1 as there; phase 2 attention and the output projection
+    /// residual, adding the attention probabilities each key receives (all heads; all query rows,
+    /// or only the cls row) into a per-thread sum; then, per clip, the top k keys (descending, ties
+    /// to the lower index; cls always kept) in token order; phase 3 LN1 and the MLP on the kept rows.
+    /// Sums instead of means: the ranking is the same.
+    func keepingBlock(_ p: BlockParams, x: UnsafeMutablePointer<Float>, batch b: Int, tokens n: Int, keep k: Int, _ s: Scratch) {
+        let c = config, d = c.hiddenSize, rows = b * n, eps = c.layerNormEpsilon
+        let hd = c.numHeads, dh = c.headDim, ld = 3 * d, m = c.mlpDim
+        let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
+        let cls = c.classifier == .token
+        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
+            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
+            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d)
+            Kernels.addBias(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
+        }
+        s.keepScores.update(repeating: 0, count: s.threads * rows)
+        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { t, r0, r1 in
+            let scores = s.scores + t * scoresPerThread, received = s.keepScores + t * rows
+            var r = r0
+            while r < r1 {
+                let bi = r / n, end = min(r1, (bi + 1) * n)
+                let base = s.qkv + bi * n * ld, acc = received + bi * n
+                for h in 0 ..< hd {
+                    let k = base + d + h * dh, v = base + 2 * d + h * dh
+                    var q0 = r - bi * n
+                    while q0 < end - bi * n {
+                        let mm = min(rb, end - bi * n - q0)
+                        BLAS.gemm(mm, n, dh, base + q0 * ld + h * dh, lda: ld, k, ldb: ld, transB: true, scores, ldc: n)
+                        Kernels.softmaxRows(scores, rows: mm, cols: n, ld: n)
+                        if !cls {
+                            for i in 0 ..< mm { let row = scores + i * n; for j in 0 ..< n { acc[j] += row[j] } }
+                        } else if q0 == 0 {
+                            for j in 0 ..< n { acc[j] += scores[j] }
+                        }
+                        BLAS.gemm(mm, dh, n, scores, lda: n, v, ldb: ld, s.attn + (bi * n + q0) * d + h * dh, ldc: d)
+                        q0 += mm
+                    }
+                }
+                r = end
+            }
+            BLAS.gemm(r1 - r0, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, x + r0 * d, ldc: d, beta: 1)
+            Kernels.addBias(x + r0 * d, rows: r1 - r0, cols: d, p.out.bias)
+        }
+        for t in 1 ..< max(s.threads, 1) {
+            let other = s.keepScores + t * rows
+            for i in 0 ..< rows { s.keepScores[i] += other[i] }
+        }
+        for bi in 0 ..< b {
+            let score = s.keepScores + bi * n
+            let first = cls ? 1 : 0
+            let ranked = (first ..< n).sorted { score[$0] != score[$1] ? score[$0] > score[$1] : $0 < $1 }
+            let kept = (cls ? [0] : []) + ranked.prefix(k - first).sorted()
+            for (i, j) in kept.enumerated() where bi * k + i != bi * n + j {
+                (x + (bi * k + i) * d).update(from: x + (bi * n + j) * d, count: d)
+            }
+        }
+        BLAS.parallel(b * k, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
+            let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
             Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
             BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m)
             Kernels.addBiasGELU(hr, rows: nr, cols: m, p.fc1.bias)

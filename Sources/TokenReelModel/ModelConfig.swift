@@ -196,11 +196,25 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Floating-point operations (2 per multiply-add) of the matrix products of one clip:
     /// embedding, attention (projections and both attention products), MLPs, TokenLearner,
     /// TokenFuser and head. Element-wise work (LayerNorm, softmax, GELU) is not counted.
-    public var flopsPerClip: Int {
+    public var flopsPerClip: Int { flopsPerClip(keeping: nil) }
+
+    /// `flopsPerClip` with token keeping: a keep layer runs attention on the tokens entering it
+    /// and its MLP (and every later layer) on the kept ones; ranking is not counted.
+    public func flopsPerClip(keeping: TokenKeeping?) -> Int {
         let d = hiddenSize, g = grid.t, pp = positionsPerSlice
         func block(_ n: Int) -> Int { 2 * n * d * (4 * d + 2 * mlpDim) + 4 * n * n * d }
         var f = 2 * numPatches * patchSize * d
         var n = inputTokens
+        if let keeping {
+            let counts = keeping.counts(self)
+            for l in 0 ..< numLayers {
+                let nb = counts.block[l], nm = counts.mlp[l]
+                f += 2 * nb * d * 4 * d + 4 * nb * nb * d + 2 * nm * d * 2 * mlpDim
+            }
+            let r = representationSize ?? d
+            if representationSize != nil { f += 2 * d * r }
+            return f + 2 * r * numClasses
+        }
         for l in 0 ..< numLayers {
             if let tl = tokenlearner, l >= tl.loc, l == tl.loc || tl.useTokenfuse {
                 let s = tl.numTokens

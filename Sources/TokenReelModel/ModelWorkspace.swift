@@ -3,7 +3,7 @@
 public final class ModelWorkspace {
     /// The buffers of one forward pass; see `VideoModel.scratch(batch:)` for their shapes.
     enum Slot: Int, CaseIterable {
-        case input, patches, x, y, qkv, attn, scores, hidden, mask, maskT, tokens, tokens2, im2col, pooled, pooled2
+        case input, patches, x, y, qkv, attn, scores, hidden, mask, maskT, tokens, tokens2, im2col, pooled, pooled2, keepScores
     }
 
     private var pointers: [UnsafeMutablePointer<Float>?]

@@ -39,8 +39,11 @@ public final class VideoModel: @unchecked Sendable {
     public var inputFrames: Int { config.numFrames }
     public var inputHeight: Int { config.height }
     public var inputWidth: Int { config.width }
-    /// Matrix-product FLOPs of one clip (see `ModelConfig.flopsPerClip`).
-    public var flopsPerClip: Int { config.flopsPerClip }
+    /// Token keeping this instance runs with (`withTokenKeeping`); nil: every token is kept.
+    public let tokenKeeping: TokenKeeping?
+    /// Matrix-product FLOPs of one clip (see `ModelConfig.flopsPerClip`), with token keeping
+    /// when it is on.
+    public var flopsPerClip: Int { config.flopsPerClip(keeping: tokenKeeping) }
 
     /// Loads and checks a weights file.
     ///
@@ -97,14 +100,16 @@ public final class VideoModel: @unchecked Sendable {
         self.file = file
         self.config = config
         self.trainedConfig = config
+        self.tokenKeeping = nil
         self.labels = labels
         self.defaultNormalization = normalization
         self.url = url
     }
 
-    /// A resized instance: everything shared with `base` but the token offsets.
-    private init(base: VideoModel, config: ModelConfig, params: ModelParams, owned: [FloatBuffer]) {
+    /// A resized or token-keeping instance: everything shared with `base` but the token offsets.
+    private init(base: VideoModel, config: ModelConfig, params: ModelParams, owned: [FloatBuffer], tokenKeeping: TokenKeeping?) {
         self.config = config
+        self.tokenKeeping = tokenKeeping
         self.trainedConfig = base.trainedConfig
         self.labels = base.labels
         self.defaultNormalization = base.defaultNormalization
@@ -150,7 +155,24 @@ public final class VideoModel: @unchecked Sendable {
             owned.append(b)
             return b.pointer
         })
-        return VideoModel(base: self, config: c, params: p, owned: owned)
+        return VideoModel(base: self, config: c, params: p, owned: owned, tokenKeeping: tokenKeeping)
+    }
+
+    // MARK: token keeping
+
+    /// The same model (same weights, same geometry) with SuperViT's token keeping at inference:
+    /// at each of `layers`, after the attention residual and before the MLP, only the
+    /// ceil(rate x N) most attended tokens go on (`TokenKeeping`; docs/model-format.md, "Token
+    /// keeping"). `rate` 1 returns an instance without keeping (identical to this one's forward
+    /// pass without keeping). Replaces any keeping of this instance; `resized` keeps it.
+    ///
+    /// - Throws: `ModelError(.config)` unless 0 < rate <= 1, the layers are distinct, non-empty
+    ///   encoder layer indices, and the model has no TokenLearner.
+    public func withTokenKeeping(rate: Double, layers: [Int]) throws -> VideoModel {
+        let problems = TokenKeeping.problems(rate: rate, layers: layers, config: config)
+        guard problems.isEmpty else { throw ModelError(.config, path: url.path, problems) }
+        let keeping = rate == 1 ? nil : TokenKeeping(rate: rate, layers: layers)
+        return VideoModel(base: self, config: config, params: params, owned: [], tokenKeeping: keeping)
     }
 
     /// Sample positions of one axis: old size `n` to new size `m`, half-pixel centres,

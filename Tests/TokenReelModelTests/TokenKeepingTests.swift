@@ -1,0 +1,113 @@
+import XCTest
+@testable import TokenReelModel
+
+/// `VideoModel.withTokenKeeping`: SuperViT token keeping against the Flax reference
+/// (`tokenreel_ref.keep`, fixtures keep_*; rates and layers as in make_fixtures.py KEEP).
+final class TokenKeepingTests: XCTestCase {
+    override func setUp() { BLAS.setThreads(1) }
+
+    static let keepFixtures: [(name: String, rate: Double, layers: [Int])] = [
+        ("keep_vivit_gap", 0.5, [1]),
+        ("keep_vivit_token", 0.7, [1, 2]),
+    ]
+
+    func testKeepingMatchesFlax() throws {
+        for (name, rate, layers) in Self.keepFixtures {
+            let plain = try Fixtures.model(name)
+            let model = try plain.withTokenKeeping(rate: rate, layers: layers)
+            let clips = try Fixtures.clips(name)
+            let want = try Fixtures.logits(name)
+            assertClose(model.logits(clips, workspace: model.makeWorkspace()), want, "\(name) r=\(rate) at \(layers)")
+            // The fixture is not the plain model's output (the keeping did something).
+            XCTAssertGreaterThan(relativeError(plain.logits(clips, workspace: plain.makeWorkspace()).data, want.data), 1e-3, name)
+        }
+    }
+
+    func testKeepingThreadedAndEmbedClassify() throws {
+        BLAS.setThreads(2)
+        defer { BLAS.setThreads(1) }
+        for (name, rate, layers) in Self.keepFixtures {
+            let model = try Fixtures.model(name).withTokenKeeping(rate: rate, layers: layers)
+            let px = try Fixtures.pixels(name)
+            let ws = model.makeWorkspace()
+            let clip = px.shape.dropFirst().reduce(1, *)
+            let tokens = (0 ..< px.shape[0]).map { i in
+                model.embed(pixels: Array(px.data[i * clip ..< (i + 1) * clip]), normalization: model.defaultNormalization, workspace: ws)
+            }
+            assertClose(model.classify(tokens, workspace: ws), try Fixtures.logits(name), "\(name) embed + classify batch 2, 2 threads")
+        }
+    }
+
+    func testRateOneIsTheUnmodifiedModel() throws {
+        for name in ["vivit_gap", "vivit_token"] {
+            let model = try Fixtures.model(name)
+            let clips = try Fixtures.clips(name)
+            let plain = model.logits(clips, workspace: model.makeWorkspace())
+            let one = try model.withTokenKeeping(rate: 1.0, layers: [0, 1, 2])
+            XCTAssertNil(one.tokenKeeping)
+            XCTAssertEqual(one.logits(clips, workspace: one.makeWorkspace()).data, plain.data, name)
+            XCTAssertEqual(one.flopsPerClip, model.flopsPerClip)
+            // 0.99 of 64 (65 with cls) tokens rounds up to all of them: the keeping code runs,
+            // ranks and compacts, but drops nothing.
+            let all = try model.withTokenKeeping(rate: 0.99, layers: [0, 2])
+            XCTAssertNotNil(all.tokenKeeping)
+            assertClose(all.logits(clips, workspace: all.makeWorkspace()), plain, tolerance: 1e-5, "\(name) r=0.99")
+        }
+    }
+
+    func testKeptCounts() {
+        XCTAssertEqual(TokenKeeping.keptTokens(rate: 0.5, of: 64, cls: false), 32)
+        XCTAssertEqual(TokenKeeping.keptTokens(rate: 0.7, of: 65, cls: true), 47)
+        XCTAssertEqual(TokenKeeping.keptTokens(rate: 0.01, of: 64, cls: false), 1)
+        XCTAssertEqual(TokenKeeping.keptTokens(rate: 1, of: 10, cls: true), 10)
+        // SuperViT's cls counts (field notes): 197 -> 139 -> 99 -> 71 at 0.7, 197 -> 100 -> 51 -> 27 at 0.5.
+        for (rate, want) in [(0.7, [139, 99, 71]), (0.5, [100, 51, 27])] {
+            var n = 197, got = [Int]()
+            for _ in 0 ..< 3 { n = TokenKeeping.keptTokens(rate: rate, of: n, cls: true); got.append(n) }
+            XCTAssertEqual(got, want)
+        }
+    }
+
+    func testFlopsDecreaseWithRate() throws {
+        for name in ["vivit_gap", "vivit_token"] {
+            let model = try Fixtures.model(name)
+            let flops = try [1.0, 0.9, 0.7, 0.5, 0.3, 0.1].map { try model.withTokenKeeping(rate: $0, layers: [0, 1]).flopsPerClip }
+            XCTAssertEqual(flops[0], model.flopsPerClip)
+            for i in 1 ..< flops.count { XCTAssertLessThan(flops[i], flops[i - 1], "\(name): \(flops)") }
+            // By hand for gap, r = 0.5 at layer 1: 64 tokens through layers 0 and attention of 1,
+            // 32 through the MLP of 1 and layer 2 (D = 16, M = 32).
+            if name == "vivit_gap" {
+                let c = model.config, d = 16, m = 32
+                func attn(_ n: Int) -> Int { 2 * n * d * 4 * d + 4 * n * n * d }
+                func mlp(_ n: Int) -> Int { 4 * n * d * m }
+                let want = 2 * 64 * c.patchSize * d + attn(64) + mlp(64) + attn(64) + mlp(32) + attn(32) + mlp(32) + 2 * d * 5
+                XCTAssertEqual(try model.withTokenKeeping(rate: 0.5, layers: [1]).flopsPerClip, want)
+            }
+        }
+    }
+
+    func testBadOptionsAreRejected() throws {
+        let model = try Fixtures.model("vivit_gap")   // 3 layers
+        for rate in [0.0, -0.5, 1.5, .nan] {
+            XCTAssertThrowsError(try model.withTokenKeeping(rate: rate, layers: [1])) { error in
+                XCTAssertEqual((error as? ModelError)?.kind, .config)
+                XCTAssertTrue("\(error)".contains("rate"), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try model.withTokenKeeping(rate: 0.5, layers: [3])) { XCTAssertTrue("\($0)".contains("out of range"), "\($0)") }
+        XCTAssertThrowsError(try model.withTokenKeeping(rate: 0.5, layers: [-1])) { XCTAssertTrue("\($0)".contains("out of range"), "\($0)") }
+        XCTAssertThrowsError(try model.withTokenKeeping(rate: 0.5, layers: [])) { XCTAssertTrue("\($0)".contains("empty"), "\($0)") }
+        XCTAssertThrowsError(try model.withTokenKeeping(rate: 0.5, layers: [1, 1])) { XCTAssertTrue("\($0)".contains("repeat"), "\($0)") }
+        XCTAssertThrowsError(try Fixtures.model("tl11_gap").withTokenKeeping(rate: 0.5, layers: [0])) {
+            XCTAssertTrue("\($0)".contains("TokenLearner"), "\($0)")
+        }
+    }
+
+    func testResizeKeepsTheKeeping() throws {
+        let model = try Fixtures.model("vivit_token").withTokenKeeping(rate: 0.5, layers: [1])
+        let resized = try model.resized(frames: 8, height: 16, width: 16)
+        XCTAssertEqual(resized.tokenKeeping, model.tokenKeeping)
+        let clips = try Fixtures.clips("vivit_token")
+        XCTAssertEqual(resized.logits(clips, workspace: resized.makeWorkspace()).data, model.logits(clips, workspace: model.makeWorkspace()).data)
+    }
+}
