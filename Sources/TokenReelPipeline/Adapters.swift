@@ -80,7 +80,8 @@ public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
     /// (`preprocess.normalization: model` takes the model's own). With
     /// `preprocess.interpolate_position_embeddings: true` and `sampling.frames` or
     /// `preprocess.crop` other than the model's input, the model is resized to them
-    /// (`VideoModel.resized`: same weights, position embedding resampled).
+    /// (`VideoModel.resized`: same weights, position embedding resampled). With
+    /// `model_options.token_keeping` the model keeps tokens (`VideoModel.withTokenKeeping`).
     public static func load(config: PipelineConfig) throws -> VideoModelAdapter {
         let url = config.modelURL
         guard FileManager.default.fileExists(atPath: url.path) else {
@@ -99,6 +100,15 @@ public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
                     throw PipelineConfigError(file: config.sourcePath ?? config.name, key: "preprocess.interpolate_position_embeddings", line: nil,
                                               message: e.problems.joined(separator: "; ") + " (sampling.frames, preprocess.crop [width, height])")
                 }
+            }
+        }
+        if let keep = config.modelOptions.tokenKeeping {
+            do {
+                model = try model.withTokenKeeping(rate: keep.rate, layers: keep.layers)
+            } catch let e as ModelError {
+                let key = e.problems.allSatisfy({ $0.contains("layers") }) ? "model_options.token_keeping.layers" : "model_options.token_keeping"
+                throw PipelineConfigError(file: config.sourcePath ?? config.name, key: key, line: nil,
+                                          message: e.problems.joined(separator: "; ") + " (model \(url.lastPathComponent))")
             }
         }
         let normalization: PixelNormalization

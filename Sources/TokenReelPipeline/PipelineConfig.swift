@@ -25,6 +25,8 @@ public struct PipelineConfig: Sendable, Equatable {
     public var workers: Workers
     /// `output`: what each clip record carries.
     public var output: Output
+    /// `model_options`. Default: none.
+    public var modelOptions = ModelOptions()
 
     public struct Inputs: Sendable, Equatable, Codable {
         /// `inputs.extensions`: file extensions (without dot, compared case-insensitively).
@@ -141,6 +143,25 @@ public struct PipelineConfig: Sendable, Equatable {
         public init() {}
     }
 
+    /// `model_options`: inference options of the model itself (same weights, other computation).
+    public struct ModelOptions: Sendable, Equatable, Codable {
+        /// `model_options.token_keeping: {rate, layers}`: SuperViT token keeping
+        /// (`VideoModel.withTokenKeeping`). nil (absent): every token is kept.
+        public var tokenKeeping: TokenKeepingOption?
+        public init() {}
+        /// Nothing set: the model runs as stored (and the pipeline hash ignores the section).
+        public var isDefault: Bool { tokenKeeping == nil }
+        enum CodingKeys: String, CodingKey { case tokenKeeping = "token_keeping" }
+    }
+
+    public struct TokenKeepingOption: Sendable, Equatable, Codable {
+        /// `rate`: 0 < rate <= 1, the fraction of tokens kept at each layer listed.
+        public var rate: Double
+        /// `layers`: encoder layer indices (0-based) where tokens are dropped.
+        public var layers: [Int]
+        public init(rate: Double, layers: [Int]) { self.rate = rate; self.layers = layers }
+    }
+
     public struct Output: Sendable, Equatable, Codable {
         /// `output.top_k`: entries in each `top_k` list (at most the number of classes). Default 5.
         public var topK: Int = 5
@@ -177,12 +198,15 @@ public struct PipelineConfig: Sendable, Equatable {
         struct Hashed: Codable {
             var name: String; var inputs: Inputs; var sampling: Sampling; var preprocess: Preprocess
             var decode: Decode; var output: Output
+            /// Only when set (nil is not encoded), so hashes of pipelines without it are unchanged.
+            var modelOptions: ModelOptions?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // Encoding these plain value types cannot fail.
         let data = try! encoder.encode(Hashed(name: name, inputs: inputs, sampling: sampling, preprocess: preprocess,
-                                              decode: decode, output: output))
+                                              decode: decode, output: output,
+                                              modelOptions: modelOptions.isDefault ? nil : modelOptions))
         return String(SHA256.hex(data).prefix(16))
     }
 }
@@ -231,7 +255,8 @@ extension PipelineConfig {
             throw PipelineConfigError(file: file, key: "", line: nil, message: "the file is empty; it needs at least 'model'")
         }
         let r = ConfigReader(file: file)
-        let top = try r.mapping(root, at: "", allowed: ["name", "model", "inputs", "sampling", "preprocess", "decode", "workers", "output"])
+        let top = try r.mapping(root, at: "", allowed: ["name", "model", "inputs", "sampling", "preprocess", "decode", "workers", "output",
+                                                                "model_options"])
 
         guard let modelNode = top["model"] else {
             throw PipelineConfigError(file: file, key: "model", line: root.mark?.line, message: "required: the path of the model's .safetensors file")
@@ -341,6 +366,22 @@ extension PipelineConfig {
             if let v = m["batch_size"] { w.batchSize = try r.int(v, at: "\(k).batch_size", range: 1...1024) }
             if let v = m["blas_threads"] { w.blasThreads = try r.int(v, at: "\(k).blas_threads", range: 1...256) }
             config.workers = w
+        }
+
+        if let node = top["model_options"] {
+            let m = try r.mapping(node, at: "model_options", allowed: ["token_keeping"])
+            if let node = m["token_keeping"] {
+                let k = "model_options.token_keeping"
+                let t = try r.mapping(node, at: k, allowed: ["rate", "layers"])
+                guard let rateNode = t["rate"] else { throw r.error("\(k).rate", node, "required: the fraction of tokens kept, 0 < rate <= 1 (1 = off)") }
+                guard let layersNode = t["layers"] else { throw r.error("\(k).layers", node, "required: encoder layer indices (0-based), e.g. [3, 6, 9]") }
+                let rate = try r.double(rateNode, at: "\(k).rate", above: 0)
+                if rate > 1 { throw r.error("\(k).rate", rateNode, "'\(rate)' is not in 0 < rate <= 1 (1 = off)") }
+                let layers = try r.sequence(layersNode, at: "\(k).layers").map { try r.int($0, at: "\(k).layers", range: 0...1023) }
+                if layers.isEmpty { throw r.error("\(k).layers", layersNode, "needs at least one layer index, e.g. [3, 6, 9]") }
+                if Set(layers).count != layers.count { throw r.error("\(k).layers", layersNode, "\(layers) repeats a layer") }
+                config.modelOptions.tokenKeeping = TokenKeepingOption(rate: rate, layers: layers)
+            }
         }
 
         if let node = top["output"] {

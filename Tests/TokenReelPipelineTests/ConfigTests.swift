@@ -167,6 +167,73 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testTokenKeepingKeyParsesAndEntersTheHashOnlyWhenSet() throws {
+        let base = "model: m\nsampling:\n  frames: 8\n"
+        let without = try PipelineConfig.parse(yaml: base, file: "p.yaml")
+        XCTAssertNil(without.modelOptions.tokenKeeping)
+        let with = try PipelineConfig.parse(yaml: base + "model_options:\n  token_keeping: {rate: 0.7, layers: [3, 6, 9]}\n", file: "p.yaml")
+        XCTAssertEqual(with.modelOptions.tokenKeeping, .init(rate: 0.7, layers: [3, 6, 9]))
+        XCTAssertNotEqual(with.hash, without.hash)
+        let other = try PipelineConfig.parse(yaml: base + "model_options:\n  token_keeping: {rate: 0.5, layers: [3, 6, 9]}\n", file: "p.yaml")
+        XCTAssertNotEqual(other.hash, with.hash)
+        // An empty section sets nothing: same configuration and hash as leaving it out.
+        let empty = try PipelineConfig.parse(yaml: base + "model_options: {}\n", file: "p.yaml")
+        XCTAssertEqual(empty, without)
+        XCTAssertEqual(empty.hash, without.hash)
+        // The hash of a pipeline without the key is the one computed before the key existed.
+        XCTAssertEqual(try PipelineConfig.parse(yaml: "name: pinned\nmodel: m\n", file: "p.yaml").hash, Self.pinnedHash)
+    }
+
+    /// PipelineConfig.parse(yaml: "name: pinned\nmodel: m\n").hash on branch main before model_options (tokenreel pipelines validate at 0b1c689).
+    static let pinnedHash = "6a1151b2615ea613"
+
+    func testTokenKeepingKeyErrorsNameTheKey() throws {
+        let base = "model: m\nmodel_options:\n  token_keeping: "
+        let cases: [(String, String)] = [
+            ("{rate: 0, layers: [1]}", "model_options.token_keeping.rate"),
+            ("{rate: 1.5, layers: [1]}", "model_options.token_keeping.rate"),
+            ("{rate: fast, layers: [1]}", "model_options.token_keeping.rate"),
+            ("{layers: [1]}", "model_options.token_keeping.rate"),
+            ("{rate: 0.5}", "model_options.token_keeping.layers"),
+            ("{rate: 0.5, layers: []}", "model_options.token_keeping.layers"),
+            ("{rate: 0.5, layers: [1, 1]}", "model_options.token_keeping.layers"),
+            ("{rate: 0.5, layers: [-1]}", "model_options.token_keeping.layers"),
+            ("{rate: 0.5, layers: 1}", "model_options.token_keeping.layers"),
+            ("{rate: 0.5, layers: [1], when: always}", "model_options.token_keeping.when"),
+        ]
+        for (value, key) in cases {
+            XCTAssertThrowsError(try PipelineConfig.parse(yaml: base + value + "\n", file: "p.yaml"), value) { e in
+                XCTAssertEqual((e as? PipelineConfigError)?.key, key, "\(value): \(e)")
+            }
+        }
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: "model: m\nmodel_options:\n  prune: true\n", file: "p.yaml")) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "model_options.prune")
+        }
+    }
+
+    func testAdapterAppliesTokenKeeping() throws {
+        let fixtures = TestPaths.repositoryRoot.appendingPathComponent("Tests/TokenReelModelTests/Fixtures")
+        var c = PipelineConfig(name: "keep", modelPath: fixtures.appendingPathComponent("keep_vivit_gap.safetensors").path)
+        let plain = try VideoModelAdapter.load(config: c)
+        XCTAssertNil(plain.model.tokenKeeping)
+        c.modelOptions.tokenKeeping = .init(rate: 0.5, layers: [1])
+        let kept = try VideoModelAdapter.load(config: c)
+        XCTAssertEqual(kept.model.tokenKeeping?.rate, 0.5)
+        XCTAssertEqual(kept.model.tokenKeeping?.layers, [1])
+        XCTAssertLessThan(kept.model.flopsPerClip, plain.model.flopsPerClip)
+        c.modelOptions.tokenKeeping = .init(rate: 0.5, layers: [3])          // the model has layers 0...2
+        XCTAssertThrowsError(try VideoModelAdapter.load(config: c)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "model_options.token_keeping.layers")
+            XCTAssertTrue("\(e)".contains("out of range"), "\(e)")
+        }
+        var tl = PipelineConfig(name: "keep", modelPath: fixtures.appendingPathComponent("tl11_gap.safetensors").path)
+        tl.modelOptions.tokenKeeping = .init(rate: 0.5, layers: [0])
+        XCTAssertThrowsError(try VideoModelAdapter.load(config: tl)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "model_options.token_keeping")
+            XCTAssertTrue("\(e)".contains("TokenLearner"), "\(e)")
+        }
+    }
+
     func testBLASOversubscriptionIsReported() throws {
         var c = try PipelineConfig.parse(yaml: "model: m\n", file: "p.yaml")
         XCTAssertNil(c.blasOversubscription(cores: 2))          // 1 x (1 + 1)
