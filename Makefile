@@ -5,7 +5,7 @@ SWIFT ?= swift
 BIN_RELEASE := .build/release/tokenreel
 OUT ?= out/samples
 
-.PHONY: all setup setup-python build release run test test-swift test-python clean
+.PHONY: all setup setup-python build release run test train clean
 
 all: release
 
@@ -31,6 +31,10 @@ test: setup setup-python
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing   # every test is XCTest
 	@if [ -d training/tests ]; then .venv/bin/python -m pytest -q training/tests; fi
+
+## Reproduce the Motion10 model from nothing (render, export, train, evaluate; about an hour).
+train:
+	scripts/train-motion10.sh
 
 clean:
 	rm -rf .build out
