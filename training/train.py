@@ -193,6 +193,9 @@ def train(args) -> dict:
                 recent = float(np.mean(losses[-args.log_every:]))
                 print(f"step {step}/{total_steps}  loss {recent:.4f}  lr {float(schedule(step)):.2e}  "
                       f"{time.monotonic() - started:.0f}s", flush=True)
+            if val is not None and args.eval_every and step % args.eval_every == 0:
+                acc = evaluate(predict, params, val[0], val[1], norm, args.batch)
+                print(f"step {step}  validation accuracy {acc:.4f}", flush=True)
             if step >= total_steps or (deadline and time.monotonic() > deadline):
                 break
         if deadline and time.monotonic() > deadline:
@@ -233,6 +236,7 @@ def parse_args(argv=None):
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-every", type=int, default=20)
+    ap.add_argument("--eval-every", type=int, default=500, help="validation accuracy every N steps (0: only at the end)")
     ap.add_argument("--tiny", action="store_true", help="tiny model, for tests of the trainer")
     ap.add_argument("--tubelet", default="2,8,8", help="t,h,w of the tubelet embedding")
     ap.add_argument("--hidden", type=int, default=96, help="width D")
