@@ -105,12 +105,14 @@ struct StderrLogHandler: LogHandler {
 
 /// Bootstraps swift-log once per process (stderr, at `level`).
 enum LogSetup {
-    static func bootstrap(_ level: Logger.Level) {
+    /// Logs go to stderr at `level`; returns the command's logger. Call once per process.
+    static func bootstrap(_ level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
             var h = StderrLogHandler(label: label)
             h.logLevel = level
             return h
         }
+        return Logger(label: "tokenreel")
     }
 }
 

@@ -38,10 +38,8 @@ struct EvalCommand: ParsableCommand {
     var logLevel: LogLevelOption = .info
 
     func run() throws {
-        LogSetup.bootstrap(logLevel.level)
-        let logger = Logger(label: "tokenreel")
-        let shuffle = shuffleFrames
-        let setup = try PipelineSetup(pipeline: pipeline, logger: logger) { if shuffle { $0.preprocess.shuffleFrames = true } }
+        let logger = LogSetup.bootstrap(logLevel.level)
+        let setup = try PipelineSetup(pipeline: pipeline, logger: logger, shuffleFrames: shuffleFrames)
         try requireDirectory(inputDir)
 
         let session = RunSession(inputRoot: inputDir, outputRoot: outputDir, config: setup.config,

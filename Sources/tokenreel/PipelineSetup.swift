@@ -11,12 +11,12 @@ struct PipelineSetup {
     var model: VideoModelAdapter
     var geometry: ResolvedGeometry
 
-    /// - Parameter override: changes applied to the pipeline read from the file (for example
-    ///   `--shuffle-frames`); they are part of the pipeline's hash like any key in the file.
-    init(pipeline: String?, logger: Logger, override: (inout PipelineConfig) -> Void = { _ in }) throws {
+    /// - Parameter shuffleFrames: `--shuffle-frames` sets `preprocess.shuffle_frames`, which is
+    ///   part of the pipeline's hash like any key in the file.
+    init(pipeline: String?, logger: Logger, shuffleFrames: Bool = false) throws {
         path = try pipeline ?? BundledPipelines.defaultPath()
         do { config = try PipelineConfig.load(path: path) } catch { throw UsageFailure("\(error)") }
-        override(&config)
+        if shuffleFrames { config.preprocess.shuffleFrames = true }
         if let problem = config.blasOversubscription(cores: ProcessInfo.processInfo.activeProcessorCount) {
             logger.warning("\(problem)")   // slower, not wrong: run anyway
         }

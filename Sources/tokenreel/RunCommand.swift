@@ -56,8 +56,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        LogSetup.bootstrap(logLevel.level)
-        let logger = Logger(label: "tokenreel")
+        let logger = LogSetup.bootstrap(logLevel.level)
 
         let setup = try PipelineSetup(pipeline: pipeline, logger: logger)
 
