@@ -124,6 +124,31 @@ class Augmenter:
 
 # Training --------------------------------------------------------------------------------------
 
+def motion_init(params, fraction: float, gain: float, seed: int):
+    """Gives a `fraction` of the tubelet embedding's output channels a zero-sum temporal profile
+    (a linear ramp over the tubelet's t frames, e.g. [-1, 1] for t=2): those channels see only what
+    changes between the frames of a tubelet, so static backgrounds give them nothing and a moving
+    object stands out from the first step. The other channels keep their appearance filters, made
+    the same for every frame of the tubelet. Appearance channels keep the default (LeCun normal)
+    variance; the temporal channels are scaled by `gain`, because what changes between two frames
+    is a small part of the pixels and would otherwise be lost beside the background's appearance."""
+    k = np.array(params["embedding"]["kernel"])                         # [t, h, w, 3, D]
+    t, d = k.shape[0], k.shape[-1]
+    if t < 2 or fraction <= 0:
+        return params
+    rng = np.random.default_rng(seed)
+    spatial = rng.standard_normal(k.shape[1:]).astype(np.float32) / np.sqrt(np.prod(k.shape[1:4]))
+    ramp = np.linspace(-1.0, 1.0, t, dtype=np.float32)
+    ramp *= gain / np.sqrt((ramp ** 2).sum())
+    flat = np.full(t, 1.0 / np.sqrt(t), np.float32)
+    moving = int(round(d * fraction))
+    profile = np.stack([ramp] * moving + [flat] * (d - moving), axis=-1)   # [t, D]
+    k = spatial[None] * profile[:, None, None, None, :]
+    params = jax.tree_util.tree_map(lambda x: x, params)
+    params["embedding"]["kernel"] = jnp.asarray(k)
+    return params
+
+
 def make_steps(cfg: ModelConfig, optimizer, smoothing: float):
     net = model.TokenReelViT(cfg)
 
@@ -170,6 +195,8 @@ def train(args) -> dict:
     optimizer = optax.chain(optax.clip_by_global_norm(1.0),
                             optax.adamw(schedule, weight_decay=args.weight_decay))
     params = model.init_params(cfg, seed=args.seed)
+    if args.motion_init:
+        params = motion_init(params, args.motion_init, args.motion_gain, args.seed)
     opt_state = optimizer.init(params)
     train_step, predict = make_steps(cfg, optimizer, args.label_smoothing)
 
@@ -246,6 +273,9 @@ def parse_args(argv=None):
     ap.add_argument("--tokens", type=int, default=8, help="TokenLearner tokens S per temporal slice (0: none)")
     ap.add_argument("--tl-loc", type=int, default=2, help="TokenLearner inserted before this layer")
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--motion-init", type=float, default=0.0,
+                    help="fraction of embedding channels initialised as temporal differences (0: plain LeCun init)")
+    ap.add_argument("--motion-gain", type=float, default=1.0, help="scale of the temporal-difference channels at init")
     return ap.parse_args(argv)
 
 
