@@ -15,9 +15,20 @@ ceil(r * N) is computed in double precision (Python float, Swift Double). Rankin
 descending, ties broken by the lower token index (a stable sort); the kept tokens stay in their
 original order. r = 1 keeps everything and is exactly the plain model (no keeping code runs).
 
-TokenLearner models are not supported (option (a) of issue 6): TokenLearner v1.1 pools each
-temporal slice of P patch tokens, which needs the full t-major grid; `check_keeping` rejects any
-combination. Plain ViViT (any classifier) works.
+TokenLearner models (always pooled; `keep_groups`):
+
+* layers before tokenlearner.loc hold the t-major grid [T', P, D] (P positions per temporal
+  slice) that TokenLearner later reshapes to [B*T', P, D]; so every slice must keep the same
+  count. Keeping ranks *within each slice* (scores as above: attention received from every
+  query of the clip) and keeps ceil(r * P) tokens per slice, in their original order; later
+  layers, TokenLearner and TokenFuser then run on P' = ceil(r * P) positions per slice.
+* layers from loc on, without TokenFuser, hold T'*S learned tokens with no further structure:
+  keeping ranks across all of them, as for a plain model.
+* with TokenFuser, layers from loc on are rejected: each such block runs on the S learned tokens
+  of every slice, and TokenFuser mixes exactly those S tokens (Dense_0 kernel [S, S]) and maps
+  them back to the grid, so none can be dropped. Keep at layers before loc instead.
+* TokenLearner v1.0 rejects layers before loc: its 3x3 convolutions need the full H' x W' grid
+  of every slice.
 """
 from __future__ import annotations
 
@@ -39,9 +50,27 @@ def check_keeping(cfg, rate: float, layers) -> tuple:
     bad = [l for l in layers if not 0 <= l < cfg.num_layers]
     if bad:
         raise ValueError(f"token keeping layers {bad} out of range 0..{cfg.num_layers - 1}")
-    if cfg.tokenlearner is not None:
-        raise ValueError("token keeping is not supported with TokenLearner (only plain ViViT models)")
+    tl = cfg.tokenlearner
+    if tl is not None:
+        before = [l for l in layers if l < tl.loc]
+        after = [l for l in layers if l >= tl.loc]
+        if tl.version == "1.0" and before:
+            raise ValueError(f"token keeping layers {before} come before tokenlearner.loc {tl.loc}: TokenLearner "
+                             "v1.0 convolves the full H'xW' grid of every temporal slice, so no patch token can be "
+                             f"dropped before it; keep at layers >= {tl.loc}")
+        if tl.use_tokenfuse and after:
+            raise ValueError(f"token keeping layers {after} are at or after tokenlearner.loc {tl.loc}: with "
+                             "TokenFuser those blocks run on the S learned tokens of each temporal slice, which "
+                             "TokenFuser mixes as a fixed set ([S, S] kernel), so none can be dropped; "
+                             + (f"keep at layers < {tl.loc}" if tl.loc else "this model (loc 0) has no layer to keep at"))
     return tuple(sorted(layers))
+
+
+def keep_groups(cfg, layer: int) -> int:
+    """Groups keeping ranks within at `layer`: T' (each temporal slice keeps the same count) before
+    a TokenLearner, else 1 (across all tokens of the clip)."""
+    tl = cfg.tokenlearner
+    return cfg.grid[0] if tl is not None and layer < tl.loc else 1
 
 
 def keep_count(rate: float, n: int, cls: bool) -> int:
@@ -71,11 +100,20 @@ def select(scores, k: int):
     return idx, margin
 
 
-def keep_tokens(x, weights, rate: float, cls: bool):
-    """x [B, N, D], attention probabilities [B, H, N, N] -> (kept x [B, k, D], margin [B])."""
-    n = x.shape[1]
-    k = keep_count(rate, n, cls)
+def keep_tokens(x, weights, rate: float, cls: bool, groups: int = 1):
+    """x [B, N, D], attention probabilities [B, H, N, N] -> (kept x [B, k, D], margin [B]).
+
+    With groups G > 1 (pooled only), x is G equal slices of P = N / G tokens: each slice keeps
+    ceil(rate * P) of its own tokens (k = G * ceil(rate * P)) and margin is the smallest over slices."""
+    b, n = x.shape[:2]
     scores = token_scores(weights, cls)
+    if groups > 1:
+        assert not cls and n % groups == 0, "per-slice keeping needs a pooled model and equal slices"
+        p = n // groups
+        idx, margin = select(scores.reshape(b * groups, p), keep_count(rate, p, False))
+        idx = (idx.reshape(b, groups, -1) + p * jnp.arange(groups)[None, :, None]).reshape(b, -1)
+        return jnp.take_along_axis(x, idx[:, :, None], axis=1), margin.reshape(b, groups).min(axis=1)
+    k = keep_count(rate, n, cls)
     if cls:
         idx, margin = select(scores, k - 1)
         idx = jnp.concatenate([jnp.zeros((x.shape[0], 1), idx.dtype), idx + 1], axis=1)

@@ -37,12 +37,14 @@ class EncoderBlock(nn.Module):
     """Pre-LN transformer block: x + MHA(LN(x)), then x + MLP(LN(x)). [B, N, D] -> [B, N, D].
 
     With keep_rate < 1 (token keeping, keep.py) the tokens are pruned to [B, k, D] between the
-    attention residual and the MLP, ranked by the attention probabilities of this block."""
+    attention residual and the MLP, ranked by the attention probabilities of this block (within
+    each of keep_groups equal slices of the tokens when keep_groups > 1)."""
     mlp_dim: int
     num_heads: int
     eps: float
     keep_rate: float = 1.0
     keep_cls: bool = False
+    keep_groups: int = 1
 
     @nn.compact
     def __call__(self, x):
@@ -57,7 +59,7 @@ class EncoderBlock(nn.Module):
             q = jnp.einsum("bnd,dhk->bnhk", ln, p["query"]["kernel"]) + p["query"]["bias"]
             k = jnp.einsum("bnd,dhk->bnhk", ln, p["key"]["kernel"]) + p["key"]["bias"]
             w = nn.dot_product_attention_weights(q, k)                                # [B, H, N, N]
-            x, margin = keeping.keep_tokens(x, w, self.keep_rate, self.keep_cls)
+            x, margin = keeping.keep_tokens(x, w, self.keep_rate, self.keep_cls, self.keep_groups)
             self.sow("intermediates", "keep_margin", margin)
         y = nn.LayerNorm(epsilon=self.eps, name="LayerNorm_1")(x)
         y = MlpBlock(self.mlp_dim, x.shape[-1], name="MlpBlock_0")(y)
@@ -134,6 +136,7 @@ class Encoder(nn.Module):
         tslices = cfg.grid[0]
         x = PositionEmbedding(name="posembed_input")(x)
 
+        # P = H'W' positions per slice, or fewer (the same in every slice) after per-slice keeping.
         def learn(k, x):                              # [B, T'P, D] -> ([B*T', P, D], [B*T', S, D])
             b, n, d = x.shape
             xs = x.reshape(b * tslices, n // tslices, d)
@@ -146,7 +149,7 @@ class Encoder(nn.Module):
         for lyr in range(cfg.num_layers):
             rate = self.keep_rate if lyr in self.keep_layers else 1.0
             block = EncoderBlock(cfg.mlp_dim, cfg.num_heads, eps, rate, cfg.classifier == "token",
-                                 name=f"encoderblock_{lyr}")
+                                 keeping.keep_groups(cfg, lyr), name=f"encoderblock_{lyr}")
             b, n, d = x.shape
             if tl is not None and tl.use_tokenfuse and lyr >= tl.loc:
                 k = lyr - tl.loc
