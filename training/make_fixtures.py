@@ -13,7 +13,8 @@ geometry [B,T,H,W,3] and NAME.logits.npy the Flax logits with the position embed
 
 Token keeping (`--keep-only` writes just these): for every KEEP variant NAME, NAME.logits.npy holds
 the Flax logits with `apply(..., keep_rate=r, keep_layers=layers)` (tokenreel_ref/keep.py); r and
-the layers are in the KEEP table (and in the Swift test). Seeds are chosen so that at every keep
+the layers are in the KEEP table (and in the Swift test); the TokenLearner variants cover keeping
+per temporal slice before the TokenLearner and across learned tokens after it. Seeds are chosen so that at every keep
 layer the last kept and first dropped scores differ by more than KEEP_MARGIN, so float rounding
 cannot change which tokens are kept.
 """
@@ -59,6 +60,16 @@ KEEP = {
     "keep_vivit_gap": (BASE, 0.5, (1,)),
     # cls, 65 tokens -> 1 + ceil(.7 * 65) = 47 at layer 1 -> 1 + ceil(.7 * 47) = 34 at layer 2.
     "keep_vivit_token": (R(BASE, classifier="token"), 0.7, (1, 2)),
+    # TokenLearner v1.1 at layer 2 (T' = 4 slices of P = 16): layer 0 keeps ceil(.6 * 16) = 10 per
+    # slice (40 tokens), layer 1 runs on them, TokenLearner pools 10 positions per slice into
+    # S = 4 tokens (16 in all), and layer 2 keeps ceil(.6 * 16) = 10 across the slices.
+    "keep_tl11_gap": (R(BASE, tokenlearner=R(TL, loc=2)), 0.6, (0, 2)),
+    # TokenFuser from layer 2: layers 0 and 1 keep 16 -> 8 -> 4 positions per slice; the fused
+    # layer 2 learns from and fuses back into those 4 positions per slice.
+    "keep_tl11_fuse": (R(BASE, tokenlearner=R(TL, loc=2, use_tokenfuse=True)), 0.5, (0, 1)),
+    # TokenLearner v1.0 at layer 1 (needs the full grid): 16 learned tokens -> 12 at layer 1 ->
+    # 9 at layer 2, across the slices.
+    "keep_tl10_gap": (R(BASE, tokenlearner=R(TL, version="1.0")), 0.7, (1, 2)),
 }
 KEEP_MARGIN = 1e-5
 LABELS = ["alpha", "beta", "gamma", "delta", "epsilon"]

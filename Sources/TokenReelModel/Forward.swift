@@ -92,7 +92,9 @@ extension VideoModel {
 
     // MARK: encoder
 
-    /// s.x [B, N0, D] -> logits [B, K] written to `out`.
+    /// s.x [B, N0, D] -> logits [B, K] written to `out`. Before a TokenLearner (and as the
+    /// TokenFuser residual) n = T' * P tokens per clip, P = H'W' positions per slice or fewer
+    /// after per-slice token keeping.
     func encode(batch b: Int, _ s: Scratch, into out: UnsafeMutablePointer<Float>) {
         let c = config, d = c.hiddenSize
         var n = c.inputTokens
@@ -104,20 +106,20 @@ extension VideoModel {
                 if tl.useTokenfuse {
                     // x [G, P, D] is the residual; tokens [G, S, D] go through the block, the fuser
                     // maps them back to [G, P, D] and adds them to x.
-                    learnTokens(params.tokenLearners[l - tl.loc], x: s.x, groups: g, into: s.tokens, s)
+                    learnTokens(params.tokenLearners[l - tl.loc], x: s.x, groups: g, positions: n / gt, into: s.tokens, s)
                     transformerBlock(block, x: s.tokens, batch: b, tokens: gt * st, s)
-                    fuse(params.fusers[l - tl.loc], tokens: s.tokens, into: s.x, groups: g, s)
+                    fuse(params.fusers[l - tl.loc], tokens: s.tokens, into: s.x, groups: g, positions: n / gt, s)
                     continue
                 } else if l == tl.loc {
-                    learnTokens(params.tokenLearners[0], x: s.x, groups: g, into: s.tokens, s)
+                    learnTokens(params.tokenLearners[0], x: s.x, groups: g, positions: n / gt, into: s.tokens, s)
                     s.x.update(from: s.tokens, count: g * st * d)
                     n = gt * st
                 }
             }
             if let keep = tokenKeeping, keep.layers.contains(l) {
-                let k = TokenKeeping.keptTokens(rate: keep.rate, of: n, cls: c.classifier == .token)
-                keepingBlock(block, x: s.x, batch: b, tokens: n, keep: k, s)
-                n = k
+                let cut = keep.cut(layer: l, tokens: n, config: c)
+                keepingBlock(block, x: s.x, batch: b, tokens: n, keep: cut.kept, groups: cut.groups, s)
+                n = cut.kept
             } else {
                 transformerBlock(block, x: s.x, batch: b, tokens: n, s)
             }
@@ -172,10 +174,12 @@ extension VideoModel {
     /// `transformerBlock` with token keeping (`TokenKeeping`): x [B*n, D] -> x [B*k, D] (k tokens
     /// per clip, compacted in place). Phase 1 as there; phase 2 attention and the output projection
     /// residual, adding the attention probabilities each key receives (all heads; all query rows,
-    /// or only the cls row) into a per-thread sum; then, per clip, the top k keys (descending, ties
+    /// or only the cls row) into a per-thread sum; then, per clip, the top keys (descending, ties
     /// to the lower index; cls always kept) in token order; phase 3 LN1 and the MLP on the kept rows.
-    /// Sums instead of means: the ranking is the same.
-    func keepingBlock(_ p: BlockParams, x: UnsafeMutablePointer<Float>, batch b: Int, tokens n: Int, keep k: Int, _ s: Scratch) {
+    /// With `groups` > 1 (pooled models only) the n tokens of a clip are that many equal runs
+    /// (temporal slices), each keeping k / groups of its own. Sums instead of means: the ranking
+    /// is the same.
+    func keepingBlock(_ p: BlockParams, x: UnsafeMutablePointer<Float>, batch b: Int, tokens n: Int, keep k: Int, groups: Int, _ s: Scratch) {
         let c = config, d = c.hiddenSize, rows = b * n, eps = c.layerNormEpsilon
         let hd = c.numHeads, dh = c.headDim, ld = 3 * d, m = c.mlpDim
         let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
@@ -217,11 +221,16 @@ extension VideoModel {
             let other = s.keepScores + t * rows
             for i in 0 ..< rows { s.keepScores[i] += other[i] }
         }
+        let first = cls ? 1 : 0, run = (n - first) / groups, keepPerRun = (k - first) / groups
+        precondition(groups == 1 || (!cls && n % groups == 0 && k % groups == 0), "keepingBlock: \(n) tokens, \(k) kept, \(groups) groups")
         for bi in 0 ..< b {
             let score = s.keepScores + bi * n
-            let first = cls ? 1 : 0
-            let ranked = (first ..< n).sorted { score[$0] != score[$1] ? score[$0] > score[$1] : $0 < $1 }
-            let kept = (cls ? [0] : []) + ranked.prefix(k - first).sorted()
+            var kept = cls ? [0] : []
+            for gi in 0 ..< groups {
+                let start = first + gi * run
+                let ranked = (start ..< start + run).sorted { score[$0] != score[$1] ? score[$0] > score[$1] : $0 < $1 }
+                kept += ranked.prefix(keepPerRun).sorted()
+            }
             for (i, j) in kept.enumerated() where bi * k + i != bi * n + j {
                 (x + (bi * k + i) * d).update(from: x + (bi * n + j) * d, count: d)
             }
@@ -249,9 +258,10 @@ extension VideoModel {
 
     // MARK: TokenLearner and TokenFuser
 
-    /// x [G, P, D] -> out [G, S, D], one temporal slice per group.
-    func learnTokens(_ p: TokenLearnerParams, x: UnsafeMutablePointer<Float>, groups g: Int, into out: UnsafeMutablePointer<Float>, _ s: Scratch) {
-        let c = config, d = c.hiddenSize, pp = c.positionsPerSlice, st = c.tokenlearner!.numTokens
+    /// x [G, P, D] -> out [G, S, D], one temporal slice per group; P = `positions` (H'W', or
+    /// fewer after per-slice token keeping; always H'W' for v1.0, whose convolutions need the grid).
+    func learnTokens(_ p: TokenLearnerParams, x: UnsafeMutablePointer<Float>, groups g: Int, positions pp: Int, into out: UnsafeMutablePointer<Float>, _ s: Scratch) {
+        let c = config, d = c.hiddenSize, st = c.tokenlearner!.numTokens
         let rows = g * pp
         switch p {
         case let .v11(ln, fc1, fc2):
@@ -265,6 +275,7 @@ extension VideoModel {
                 }
             }
         case let .v10(ln, convs):
+            assert(pp == c.positionsPerSlice, "TokenLearner v1.0 needs the full grid")
             Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: ln.scale, bias: ln.bias, eps: c.layerNormEpsilon)
             conv3x3(s.y, groups: g, cin: d, convs[0], cout: st, into: s.mask, s)
             Kernels.map(s.mask, rows * st, Kernels.gelu8)
@@ -305,10 +316,10 @@ extension VideoModel {
         BLAS.gemm(g * gh * gw, cout, 9 * cin, s.im2col, lda: 9 * cin, kernel, ldb: cout, dst, ldc: cout)
     }
 
-    /// TokenFuser: tokens [G, S, D] (after the block) and the residual x [G, P, D];
+    /// TokenFuser: tokens [G, S, D] (after the block) and the residual x [G, P, D], P = `positions`;
     /// x += mix [P, S] @ LN2(Dense_0 over S (LN1(tokens))), mix = sigmoid(MLP(LN0(x))).
-    func fuse(_ p: FuserParams, tokens: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, groups g: Int, _ s: Scratch) {
-        let c = config, d = c.hiddenSize, pp = c.positionsPerSlice, st = c.tokenlearner!.numTokens, eps = c.layerNormEpsilon
+    func fuse(_ p: FuserParams, tokens: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, groups g: Int, positions pp: Int, _ s: Scratch) {
+        let c = config, d = c.hiddenSize, st = c.tokenlearner!.numTokens, eps = c.layerNormEpsilon
         BLAS.parallel(g, parts: s.threads, minimum: Self.minimumSlicesPerThread) { _, g0, g1 in
             for gi in g0 ..< g1 {   // t'[s', :] = sum_s K[s, s'] t[s, :] + b[s']
                 let src = tokens + gi * st * d, tmp = s.tokens2 + gi * st * d

@@ -199,37 +199,36 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var flopsPerClip: Int { flopsPerClip(keeping: nil) }
 
     /// `flopsPerClip` with token keeping: a keep layer runs attention on the tokens entering it
-    /// and its MLP (and every later layer) on the kept ones; ranking is not counted.
+    /// and its MLP (and every later layer) on the kept ones; after per-slice keeping (layers
+    /// before a TokenLearner) the TokenLearner and TokenFuser run on the positions kept per
+    /// slice. Ranking is not counted.
     public func flopsPerClip(keeping: TokenKeeping?) -> Int {
-        let d = hiddenSize, g = grid.t, pp = positionsPerSlice
-        func block(_ n: Int) -> Int { 2 * n * d * (4 * d + 2 * mlpDim) + 4 * n * n * d }
+        let d = hiddenSize, g = grid.t
+        /// A block with n tokens through attention and `kept` through the MLP.
+        func block(_ n: Int, kept: Int) -> Int { 2 * n * d * 4 * d + 4 * n * n * d + 2 * kept * d * 2 * mlpDim }
+        func kept(_ n: Int, at l: Int) -> Int {
+            guard let keeping, keeping.layers.contains(l) else { return n }
+            return keeping.cut(layer: l, tokens: n, config: self).kept
+        }
         var f = 2 * numPatches * patchSize * d
         var n = inputTokens
-        if let keeping {
-            let counts = keeping.counts(self)
-            for l in 0 ..< numLayers {
-                let nb = counts.block[l], nm = counts.mlp[l]
-                f += 2 * nb * d * 4 * d + 4 * nb * nb * d + 2 * nm * d * 2 * mlpDim
-            }
-            let r = representationSize ?? d
-            if representationSize != nil { f += 2 * d * r }
-            return f + 2 * r * numClasses
-        }
         for l in 0 ..< numLayers {
             if let tl = tokenlearner, l >= tl.loc, l == tl.loc || tl.useTokenfuse {
-                let s = tl.numTokens
+                let s = tl.numTokens, pp = n / g   // positions per slice entering the TokenLearner
                 let masks = tl.version == "1.0" ? 2 * g * pp * 9 * (d * s + 3 * s * s)
                                                 : 2 * g * pp * (d * tl.bottleneckDim + tl.bottleneckDim * s)
                 f += masks + 2 * g * s * pp * d
-                f += block(g * s)
+                let k = kept(g * s, at: l)
+                f += block(g * s, kept: k)
                 if tl.useTokenfuse {
                     f += 2 * g * d * s * s + 2 * g * pp * (d * tl.bottleneckDim + tl.bottleneckDim * s) + 2 * g * pp * s * d
-                    n = numPatches
                 } else {
-                    n = g * s
+                    n = k
                 }
             } else {
-                f += block(n)
+                let k = kept(n, at: l)
+                f += block(n, kept: k)
+                n = k
             }
         }
         let r = representationSize ?? d

@@ -11,7 +11,16 @@ import Foundation
 /// - classifier `token`: score(j) = mean over heads of the cls row A[h, 0, j], patch tokens only;
 ///   keep cls plus min(ceil(rate * N), N - 1) patch tokens, N counting cls (SuperViT's count).
 /// ceil(rate * N) is computed in Double. Ties go to the lower token index; kept tokens stay in
-/// their original order. TokenLearner models are not supported.
+/// their original order.
+///
+/// TokenLearner models (pooled, T' temporal slices of P positions; `cut(layer:tokens:config:)`):
+/// - layers before `tokenlearner.loc` rank within each temporal slice and keep ceil(rate * P) per
+///   slice, because TokenLearner (and TokenFuser) reshape the tokens to [B*T', P, D] and need the
+///   same count in every slice; later layers then see P' = ceil(rate * P) positions per slice;
+/// - layers from `loc` on, without TokenFuser, rank across all T'*S learned tokens;
+/// - with TokenFuser, layers from `loc` on cannot keep (each block runs on the S learned tokens
+///   of every slice, which TokenFuser mixes as a fixed set with its [S, S] kernel);
+/// - TokenLearner v1.0 cannot keep before `loc` (its 3x3 convolutions need the full H' x W' grid).
 public struct TokenKeeping: Sendable, Equatable, CustomStringConvertible {
     /// 0 < rate <= 1; 1 keeps every token.
     public let rate: Double
@@ -26,7 +35,18 @@ public struct TokenKeeping: Sendable, Equatable, CustomStringConvertible {
         if Set(layers).count != layers.count { p.append("token keeping layers \(layers) repeat a layer") }
         let bad = layers.filter { $0 < 0 || $0 >= config.numLayers }
         if !bad.isEmpty { p.append("token keeping layers \(bad) out of range 0...\(config.numLayers - 1)") }
-        if config.tokenlearner != nil { p.append("token keeping is not supported with TokenLearner (only plain ViViT models)") }
+        if let tl = config.tokenlearner {
+            let before = layers.filter { $0 < tl.loc }.sorted(), after = layers.filter { $0 >= tl.loc }.sorted()
+            if tl.version == "1.0", !before.isEmpty {
+                p.append("token keeping layers \(before) come before tokenlearner.loc \(tl.loc): TokenLearner v1.0 convolves "
+                    + "the full H'xW' grid of every temporal slice, so no patch token can be dropped before it; keep at layers >= \(tl.loc)")
+            }
+            if tl.useTokenfuse, !after.isEmpty {
+                p.append("token keeping layers \(after) are at or after tokenlearner.loc \(tl.loc): with TokenFuser those blocks "
+                    + "run on the S learned tokens of each temporal slice, which TokenFuser mixes as a fixed set ([S, S] kernel), "
+                    + "so none can be dropped; " + (tl.loc > 0 ? "keep at layers < \(tl.loc)" : "this model (loc 0) has no layer to keep at"))
+            }
+        }
         return p
     }
 
@@ -41,15 +61,15 @@ public struct TokenKeeping: Sendable, Equatable, CustomStringConvertible {
         return cls ? min(k, n - 1) + 1 : min(k, n)
     }
 
-    /// Token counts entering each layer and the MLP of each layer, for `config` (one clip).
-    func counts(_ config: ModelConfig) -> (block: [Int], mlp: [Int]) {
-        var n = config.inputTokens, block = [Int](), mlp = [Int]()
-        for l in 0 ..< config.numLayers {
-            block.append(n)
-            if layers.contains(l) { n = Self.keptTokens(rate: rate, of: n, cls: config.classifier == .token) }
-            mlp.append(n)
+    /// The cut at keep layer `layer` of `config` with `n` tokens (one clip) entering its block:
+    /// `groups` equal runs of tokens ranked separately (T' temporal slices before a TokenLearner,
+    /// else 1) and the tokens kept in all (`groups` times the count kept per group).
+    func cut(layer: Int, tokens n: Int, config: ModelConfig) -> (groups: Int, kept: Int) {
+        if let tl = config.tokenlearner, layer < tl.loc {
+            let g = config.grid.t
+            return (g, g * Self.keptTokens(rate: rate, of: n / g, cls: false))
         }
-        return (block, mlp)
+        return (1, Self.keptTokens(rate: rate, of: n, cls: config.classifier == .token))
     }
 
     public var description: String { "rate \(rate) at layers \(layers)" }

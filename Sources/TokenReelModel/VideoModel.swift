@@ -163,11 +163,14 @@ public final class VideoModel: @unchecked Sendable {
     /// The same model (same weights, same geometry) with SuperViT's token keeping at inference:
     /// at each of `layers`, after the attention residual and before the MLP, only the
     /// ceil(rate x N) most attended tokens go on (`TokenKeeping`; docs/model-format.md, "Token
-    /// keeping"). `rate` 1 returns an instance without keeping (identical to this one's forward
-    /// pass without keeping). Replaces any keeping of this instance; `resized` keeps it.
+    /// keeping"). With a TokenLearner, layers before `tokenlearner.loc` keep ceil(rate x P) of
+    /// the P positions of every temporal slice, later layers rank across all learned tokens.
+    /// `rate` 1 returns an instance without keeping (identical to this one's forward pass
+    /// without keeping). Replaces any keeping of this instance; `resized` keeps it.
     ///
-    /// - Throws: `ModelError(.config)` unless 0 < rate <= 1, the layers are distinct, non-empty
-    ///   encoder layer indices, and the model has no TokenLearner.
+    /// - Throws: `ModelError(.config)` unless 0 < rate <= 1 and the layers are distinct, non-empty
+    ///   encoder layer indices where this model can keep: not at or after `tokenlearner.loc` with
+    ///   TokenFuser, not before it with TokenLearner v1.0 (`TokenKeeping.problems`).
     public func withTokenKeeping(rate: Double, layers: [Int]) throws -> VideoModel {
         let problems = TokenKeeping.problems(rate: rate, layers: layers, config: config)
         guard problems.isEmpty else { throw ModelError(.config, path: url.path, problems) }
