@@ -82,17 +82,18 @@ public enum Calibration {
         precondition(thresholds.count == k - 1, "\(k) stages need \(k - 1) thresholds")
         let cumulative = table.stageFlops.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }
         var exits = [Int](repeating: 0, count: k), exitCorrect = exits
-        var sums = [[Double]](repeating: [Double](repeating: 0, count: table.labels.count), count: table.videos.count)
+        let c = table.labels.count
+        var sums = [Double](repeating: 0, count: table.videos.count * c)     // [videos, C]
         var flops = 0
         for clip in table.clips {
             let e = (0 ..< k - 1).first { clip.confidence[$0] >= thresholds[$0] } ?? k - 1
             exits[e] += 1
             if clip.top[e] == clip.truth { exitCorrect[e] += 1 }
             flops += cumulative[e]
-            for (c, p) in clip.probabilities[e].enumerated() { sums[clip.video][c] += p }
+            for (j, p) in clip.probabilities[e].enumerated() { sums[clip.video * c + j] += p }
         }
-        let correct = zip(table.videos.indices, sums).filter { v, s in
-            !s.isEmpty && argmax(s) == table.videoTruth[v] && table.clipsPerVideo[v] > 0
+        let correct = table.videos.indices.filter { v in
+            table.clipsPerVideo[v] > 0 && argmax(Array(sums[v * c ..< (v + 1) * c])) == table.videoTruth[v]
         }.count
         return Evaluation(thresholds: thresholds, exits: exits, exitCorrect: exitCorrect, correct: correct,
                           videos: table.clipsPerVideo.filter { $0 > 0 }.count,

@@ -18,7 +18,7 @@ import TokenReelModel   // SHA256
 /// stage, so the command line has one model type whatever the pipeline.
 ///
 /// Dimension legend: B clips per batch, C classes, T x H x W the decoded clip.
-public final class CascadeModel<Stage: ClipModel>: ClipModel, @unchecked Sendable {
+public final class CascadeModel<Stage: ClipModel>: ClipModel, Sendable {
     /// One stage: its model, the clip geometry it takes, and its exit threshold.
     public struct Level: Sendable {
         public var model: Stage

@@ -163,7 +163,8 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
             busy.withLock { $0["decode"]! += busySeconds }
         }
 
-        // Tokenize: pixels -> tokens; the pixels are dropped here.
+        // Tokenize: pixels -> tokens; the pixels are dropped here (a cascade's tokens carry them
+        // on for its later stages).
         let tokenizeGroup = DispatchGroup()
         spawn("tokenize", w.tokenize, group: tokenizeGroup) { _ in
             let workspace = self.model.makeWorkspace()

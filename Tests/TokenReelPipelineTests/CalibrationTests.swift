@@ -116,7 +116,7 @@ final class CalibrationTests: XCTestCase {
         var rng = SplitMix(seed: 3)
         func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
         var clips: [CalibrationTable.Clip] = [], videos: [(path: String, truth: Int)] = []
-        for i in 0 ..< 120 {
+        for i in 0 ..< 80 {
             let truth = i % 3
             clips.append(.init(video: i, truth: truth, probabilities: (0 ..< 3).map { s in
                 let c = 0.4 + 0.6 * uniform()
