@@ -195,7 +195,8 @@ public struct CalibrationTable: Sendable {
 
         public init(video: Int, truth: Int, probabilities: [[Double]]) {
             self.video = video; self.truth = truth; self.probabilities = probabilities
-            confidence = probabilities.map { $0.max() ?? 0 }
+            // As `CascadeModel.confidence`: non-finite values never exit early.
+            confidence = probabilities.map { p in p.allSatisfy(\.isFinite) ? p.max() ?? -.infinity : -.infinity }
             top = probabilities.map(Calibration.argmax)
         }
     }

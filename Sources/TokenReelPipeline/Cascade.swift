@@ -148,10 +148,10 @@ public final class CascadeModel<Stage: ClipModel>: ClipModel, Sendable {
         return results.map { $0! }
     }
 
-    /// A clip's confidence: its top softmax probability; 0 for non-finite logits, which never
-    /// exit early (a later stage may still label the clip).
+    /// A clip's confidence: its top softmax probability; minus infinity for non-finite logits,
+    /// which never exit early, whatever the threshold (a later stage may still label the clip).
     public static func confidence(_ logits: [Float]) -> Double {
-        guard !logits.isEmpty, logits.allSatisfy(\.isFinite) else { return 0 }
+        guard !logits.isEmpty, logits.allSatisfy(\.isFinite) else { return -.infinity }
         return Scoring.softmax(logits).max()!
     }
 }

@@ -259,6 +259,10 @@ final class CascadeTests: XCTestCase {
         XCTAssertEqual(outputs.map { $0?.exitStage }, [1, 1, 1, 1])
         XCTAssertEqual(outputs.map { $0?.flops }, [900, 900, 900, 900])
         XCTAssertEqual(outputs.map { $0?.stageLogits.count }, [2, 2, 2, 2])
+        // Non-finite logits never exit early, even at threshold 0.
+        XCTAssertEqual(CascadeModel<StageDouble>.confidence([.nan, 1]), -.infinity)
+        XCTAssertFalse(CascadeModel<StageDouble>.confidence([.infinity, 0]) >= 0)
+        XCTAssertEqual(CascadeModel<StageDouble>.confidence([0, 0, 0, 0]), 0.25)
     }
 
     func testAPlainRunRecordsFlopsButNoExits() throws {
