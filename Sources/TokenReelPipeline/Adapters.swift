@@ -71,43 +71,66 @@ public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
     public var inputFrames: Int { model.inputFrames }
     public var inputHeight: Int { model.inputHeight }
     public var inputWidth: Int { model.inputWidth }
+    public var stageCount: Int { 1 }
+    /// `VideoModel.flopsPerClip` at the geometry and token keeping this adapter runs with.
+    public var fullFlopsPerClip: Int { model.flopsPerClip }
 
     public init(model: VideoModel, normalization: PixelNormalization, name: String) {
         self.model = model; self.normalization = normalization; self.name = name
     }
 
-    /// Loads the model a pipeline names, with the pipeline's normalisation
-    /// (`preprocess.normalization: model` takes the model's own). With
+    /// Loads the model of a plain pipeline (top-level `model`), with the pipeline's
+    /// normalisation (`preprocess.normalization: model` takes the model's own). With
     /// `preprocess.interpolate_position_embeddings: true` and `sampling.frames` or
     /// `preprocess.crop` other than the model's input, the model is resized to them
     /// (`VideoModel.resized`: same weights, position embedding resampled). With
     /// `model_options.token_keeping` the model keeps tokens (`VideoModel.withTokenKeeping`).
     public static func load(config: PipelineConfig) throws -> VideoModelAdapter {
-        let url = config.modelURL
+        let p = config.preprocess
+        let geometry = p.interpolatePositionEmbeddings
+            ? StageGeometry(frames: config.sampling.frames, height: p.crop?[1], width: p.crop?[0]) : StageGeometry()
+        return try load(url: config.modelURL, geometry: geometry, tokenKeeping: config.modelOptions.tokenKeeping,
+                        preprocess: p, file: config.sourcePath ?? config.name,
+                        keys: .init(model: "model", geometry: "preprocess.interpolate_position_embeddings",
+                                    geometryHint: "sampling.frames, preprocess.crop [width, height]",
+                                    tokenKeeping: "model_options.token_keeping"))
+    }
+
+    /// The pipeline keys a model's settings came from, for error messages.
+    public struct SourceKeys: Sendable {
+        public var model: String
+        /// The key blamed when the model cannot run at the geometry, and the keys that set it.
+        public var geometry: String
+        public var geometryHint: String
+        public var tokenKeeping: String
+    }
+
+    /// Loads `url` and runs it at `geometry` (absent sizes: the model's trained ones; other sizes
+    /// resize it with `VideoModel.resized`) with `tokenKeeping` (`VideoModel.withTokenKeeping`).
+    /// Errors are ``PipelineConfigError``s naming `file` and the key in `keys` that caused them.
+    public static func load(url: URL, geometry: StageGeometry, tokenKeeping: PipelineConfig.TokenKeepingOption?,
+                            preprocess p: PipelineConfig.Preprocess, file: String, keys: SourceKeys) throws -> VideoModelAdapter {
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw PipelineConfigError(file: config.sourcePath ?? config.name, key: "model", line: nil,
+            throw PipelineConfigError(file: file, key: keys.model, line: nil,
                                       message: "\(url.path): no such file (relative paths are taken from the pipeline file's directory)")
         }
         var model = try VideoModel.load(contentsOf: url)
-        let p = config.preprocess
-        if p.interpolatePositionEmbeddings {
-            let frames = config.sampling.frames ?? model.inputFrames
-            let crop = p.crop ?? [model.inputWidth, model.inputHeight]
-            if [frames, crop[1], crop[0]] != [model.inputFrames, model.inputHeight, model.inputWidth] {
-                do {
-                    model = try model.resized(frames: frames, height: crop[1], width: crop[0])
-                } catch let e as ModelError {
-                    throw PipelineConfigError(file: config.sourcePath ?? config.name, key: "preprocess.interpolate_position_embeddings", line: nil,
-                                              message: e.problems.joined(separator: "; ") + " (sampling.frames, preprocess.crop [width, height])")
-                }
+        let frames = geometry.frames ?? model.inputFrames
+        let height = geometry.height ?? model.inputHeight, width = geometry.width ?? model.inputWidth
+        if [frames, height, width] != [model.inputFrames, model.inputHeight, model.inputWidth] {
+            do {
+                model = try model.resized(frames: frames, height: height, width: width)
+            } catch let e as ModelError {
+                throw PipelineConfigError(file: file, key: keys.geometry, line: nil,
+                                          message: e.problems.joined(separator: "; ") + " (\(keys.geometryHint))")
             }
         }
-        if let keep = config.modelOptions.tokenKeeping {
+        if let keep = tokenKeeping {
             do {
                 model = try model.withTokenKeeping(rate: keep.rate, layers: keep.layers)
             } catch let e as ModelError {
-                let key = e.problems.allSatisfy({ $0.contains("layers") }) ? "model_options.token_keeping.layers" : "model_options.token_keeping"
-                throw PipelineConfigError(file: config.sourcePath ?? config.name, key: key, line: nil,
+                let key = e.problems.allSatisfy({ $0.contains("layers") }) ? "\(keys.tokenKeeping).layers" : keys.tokenKeeping
+                throw PipelineConfigError(file: file, key: key, line: nil,
                                           message: e.problems.joined(separator: "; ") + " (model \(url.lastPathComponent))")
             }
         }
@@ -134,9 +157,10 @@ public final class VideoModelAdapter: ClipModel, @unchecked Sendable {
         return model.embed(pixels: clip.pixels, normalization: normalization, workspace: workspace)
     }
 
-    public func classify(_ batch: [Tensor], workspace: ModelWorkspace) -> [[Float]] {
+    public func classify(_ batch: [Tensor], workspace: ModelWorkspace) -> [Result<ClipOutput, StageFailure>] {
         let logits = model.classify(batch, workspace: workspace)   // [B, C]
         let c = logits.shape.count == 2 ? logits.shape[1] : 0
-        return (0 ..< batch.count).map { b in c == 0 ? [] : Array(logits.data[b * c ..< (b + 1) * c]) }
+        let flops = model.flopsPerClip
+        return (0 ..< batch.count).map { b in .success(ClipOutput(logits: c == 0 ? [] : Array(logits.data[b * c ..< (b + 1) * c]), flops: flops)) }
     }
 }

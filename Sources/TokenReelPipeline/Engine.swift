@@ -24,6 +24,8 @@ public struct EngineReport: Sendable {
     public var queueHighWater: [String: Int] = [:]
     /// Largest inference batch seen.
     public var largestBatch = 0
+    /// FLOPs the labelled clips cost, and a cascade's exits.
+    public var flops = FlopSummary(clips: 0, total: 0, fullModelPerClip: 0, exits: nil)
 }
 
 /// The staged engine: decode (N workers) -> tokenize (M) -> infer (K, batching clips across
@@ -102,6 +104,8 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         let nextInput = Locked(0)
         let clipsDone = Locked(0)
         let largestBatch = Locked(0)
+        let stageCount = model.stageCount
+        let spent = Locked((clips: 0, flops: 0, exits: [Int](repeating: 0, count: stageCount)))
         let busy = Locked(["decode": 0.0, "tokenize": 0.0, "infer": 0.0, "write": 0.0])
         let start = monotonicSeconds()
 
@@ -159,7 +163,8 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
             busy.withLock { $0["decode"]! += busySeconds }
         }
 
-        // Tokenize: pixels -> tokens; the pixels are dropped here.
+        // Tokenize: pixels -> tokens; the pixels are dropped here (a cascade's tokens carry them
+        // on for its later stages).
         let tokenizeGroup = DispatchGroup()
         spawn("tokenize", w.tokenize, group: tokenizeGroup) { _ in
             let workspace = self.model.makeWorkspace()
@@ -202,10 +207,17 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                 if batch.isEmpty { break }
                 largestBatch.withLock { $0 = max($0, batch.count) }
                 let t0 = monotonicSeconds()
-                let logits = self.model.classify(batch.map(\.tokens), workspace: workspace)
+                let outputs = self.model.classify(batch.map(\.tokens), workspace: workspace)
                 var finished: [VideoState] = []
                 for (k, item) in batch.enumerated() {
-                    let clipResult = k < logits.count ? self.score(item.clip, logits: logits[k]) : nil
+                    let clipResult = k < outputs.count ? outputs[k].flatMap { self.score(item.clip, output: $0) } : nil
+                    if case let .success((result, _))? = clipResult {
+                        spent.withLock { s in
+                            s.clips += 1
+                            s.flops += result.flops ?? 0
+                            if let e = result.exitStage { s.exits[e] += 1 }
+                        }
+                    }
                     let share = (monotonicSeconds() - t0) / Double(batch.count)
                     item.video.lock.lock()
                     switch clipResult {
@@ -218,7 +230,7 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                     case nil:
                         item.video.failedClips += 1
                         if item.video.failure == nil {
-                            item.video.failure = StageFailure(kind: "model_output", message: "the model returned \(logits.count) logit vectors for a batch of \(batch.count)")
+                            item.video.failure = StageFailure(kind: "model_output", message: "the model returned \(outputs.count) outputs for a batch of \(batch.count)")
                         }
                     }
                     item.video.inferSeconds += share
@@ -266,12 +278,16 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         ]
         report.queueHighWater = ["frames": framesQueue.highWater, "tokens": tokensQueue.highWater, "write": writeQueue.highWater]
         report.largestBatch = largestBatch.withLock { $0 }
+        let s = spent.withLock { $0 }
+        report.flops = FlopSummary(clips: s.clips, total: s.flops, fullModelPerClip: model.fullFlopsPerClip,
+                                   exits: stageCount > 1 ? s.exits : nil)
         return report
     }
 
     // MARK: Results
 
-    private func score(_ clip: ClipFrames, logits: [Float]) -> Result<(ClipResult, [Double]), StageFailure> {
+    private func score(_ clip: ClipFrames, output: ClipOutput) -> Result<(ClipResult, [Double]), StageFailure> {
+        let logits = output.logits
         guard logits.count == model.labels.count else {
             return .failure(StageFailure(kind: "model_output", message: "the model returned \(logits.count) logits for \(model.labels.count) labels"))
         }
@@ -284,7 +300,10 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                                 frameTimestamps: clip.frameTimestamps, crop: clip.crop, repeatedFrames: clip.repeatedFrames,
                                 label: top[0].label, score: top[0].score, topK: top,
                                 probabilities: config.output.probabilities ? p : nil,
-                                logits: config.output.logits ? logits.map(Double.init) : nil)
+                                logits: config.output.logits ? logits.map(Double.init) : nil,
+                                exitStage: output.exitStage, flops: output.flops,
+                                stageProbabilities: config.output.probabilities && output.exitStage != nil
+                                    ? output.stageLogits.map(Scoring.softmax) : nil)
         return .success((result, p))
     }
 

@@ -73,7 +73,7 @@ public enum ShardMerge {
             clipsPerSecond: wall > 0 ? Double(clips) / wall : 0,
             stages: stages, overlap: nil,
             peakRSSBytes: summaries.map(\.peakRSSBytes).max() ?? 0,
-            interrupted: summaries.contains(where: \.interrupted))
+            interrupted: summaries.contains(where: \.interrupted), flops: FlopSummary.merged(summaries.map(\.flops)))
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try ManifestIO.write(manifest, to: out.appendingPathComponent("manifest.jsonl"))
         try OutputLayout.writeAtomically(try OutputLayout.encoder(pretty: true).encode(summary),

@@ -11,8 +11,13 @@ public struct PipelineConfig: Sendable, Equatable {
     /// `name`: a short identifier written into every result (default: the file's base name).
     public var name: String
     /// `model`: path of the `.safetensors` weights, resolved relative to the pipeline file's
-    /// directory when relative. Required.
+    /// directory when relative. Required, unless the pipeline is a `cascade`: then it is the last
+    /// stage's model (the full model, whose input sets the decode geometry's defaults and whose
+    /// normalisation `tokenreel export` records).
     public var modelPath: String
+    /// `cascade`: early-exit stages (DVT), cheapest first; nil for a plain pipeline. At least
+    /// two; every stage but the last has a `threshold`. See ``CascadeStage``.
+    public var cascade: [CascadeStage]?
     /// `inputs`: which files the discover stage takes.
     public var inputs: Inputs
     /// `sampling`: which clips of each video are labelled.
@@ -162,6 +167,25 @@ public struct PipelineConfig: Sendable, Equatable {
         public init(rate: Double, layers: [Int]) { self.rate = rate; self.layers = layers }
     }
 
+    /// One stage of a `cascade`: a model, the clip geometry it runs at, and the confidence that
+    /// lets a clip stop there.
+    public struct CascadeStage: Sendable, Equatable {
+        /// `cascade[i].model`: the `.safetensors` weights, relative to the pipeline file's directory.
+        public var modelPath: String
+        /// `cascade[i].frames`, `.height`, `.width`: the stage's input (absent: the model's own).
+        /// Other than the model's, the model's position embedding is resampled to it.
+        public var geometry: StageGeometry
+        /// `cascade[i].token_keeping`: SuperViT token keeping for this stage, as `model_options.token_keeping`.
+        public var tokenKeeping: TokenKeepingOption?
+        /// `cascade[i].threshold`: a clip exits here when its top softmax probability is at least
+        /// this (0...1). Required on every stage but the last, which has none.
+        public var threshold: Double?
+
+        public init(modelPath: String, geometry: StageGeometry = .init(), tokenKeeping: TokenKeepingOption? = nil, threshold: Double? = nil) {
+            self.modelPath = modelPath; self.geometry = geometry; self.tokenKeeping = tokenKeeping; self.threshold = threshold
+        }
+    }
+
     public struct Output: Sendable, Equatable, Codable {
         /// `output.top_k`: entries in each `top_k` list (at most the number of classes). Default 5.
         public var topK: Int = 5
@@ -184,30 +208,56 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     /// The model file as an absolute URL: relative paths are taken from the pipeline file's directory.
-    public var modelURL: URL {
-        if modelPath.hasPrefix("/") { return URL(fileURLWithPath: modelPath).standardizedFileURL }
+    public var modelURL: URL { url(ofModel: modelPath) }
+
+    /// A model path of this pipeline as an absolute URL: relative paths are taken from the
+    /// pipeline file's directory (the current directory when there is no file).
+    public func url(ofModel path: String) -> URL {
+        if path.hasPrefix("/") { return URL(fileURLWithPath: path).standardizedFileURL }
         let base = sourcePath.map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
             ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        return base.appendingPathComponent(modelPath).standardizedFileURL
+        return base.appendingPathComponent(path).standardizedFileURL
     }
 
+    /// Every model file the pipeline names: the cascade's stages in order, or the one model.
+    public var modelURLs: [URL] { cascade.map { $0.map { url(ofModel: $0.modelPath) } } ?? [modelURL] }
+
     /// A hash of everything that changes results (sampling, preprocessing, decoding, output,
-    /// the name) and nothing that only changes speed (workers, batch size). Results carry it,
-    /// and resume skips a result only when it matches. Hex SHA-256, first 16 characters.
+    /// the name, a cascade's geometries, token keeping and thresholds) and nothing that only
+    /// changes speed (workers, batch size). Model files are not in it: results carry the
+    /// models' SHA-256 beside it, and resume skips a result only when both match. Hex SHA-256,
+    /// first 16 characters.
     public var hash: String {
+        struct HashedStage: Codable {
+            var frames: Int?; var height: Int?; var width: Int?
+            var tokenKeeping: TokenKeepingOption?; var threshold: Double?
+        }
         struct Hashed: Codable {
             var name: String; var inputs: Inputs; var sampling: Sampling; var preprocess: Preprocess
             var decode: Decode; var output: Output
-            /// Only when set (nil is not encoded), so hashes of pipelines without it are unchanged.
+            /// Only when set (nil is not encoded), so hashes of pipelines without them are unchanged.
             var modelOptions: ModelOptions?
+            var cascade: [HashedStage]?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        let stages = cascade?.map { HashedStage(frames: $0.geometry.frames, height: $0.geometry.height, width: $0.geometry.width,
+                                                tokenKeeping: $0.tokenKeeping, threshold: $0.threshold) }
         // Encoding these plain value types cannot fail.
         let data = try! encoder.encode(Hashed(name: name, inputs: inputs, sampling: sampling, preprocess: preprocess,
                                               decode: decode, output: output,
-                                              modelOptions: modelOptions.isDefault ? nil : modelOptions))
+                                              modelOptions: modelOptions.isDefault ? nil : modelOptions, cascade: stages))
         return String(SHA256.hex(data).prefix(16))
+    }
+}
+
+/// The clip geometry a model runs at: T frames of H x W pixels; nil sizes are the model's own.
+public struct StageGeometry: Sendable, Equatable, Codable {
+    public var frames: Int?
+    public var height: Int?
+    public var width: Int?
+    public init(frames: Int? = nil, height: Int? = nil, width: Int? = nil) {
+        self.frames = frames; self.height = height; self.width = width
     }
 }
 
@@ -255,14 +305,24 @@ extension PipelineConfig {
             throw PipelineConfigError(file: file, key: "", line: nil, message: "the file is empty; it needs at least 'model'")
         }
         let r = ConfigReader(file: file)
-        let top = try r.mapping(root, at: "", allowed: ["name", "model", "inputs", "sampling", "preprocess", "decode", "workers", "output",
-                                                                "model_options"])
+        let top = try r.mapping(root, at: "", allowed: ["name", "model", "cascade", "inputs", "sampling", "preprocess", "decode", "workers",
+                                                                "output", "model_options"])
 
-        guard let modelNode = top["model"] else {
-            throw PipelineConfigError(file: file, key: "model", line: root.mark?.line, message: "required: the path of the model's .safetensors file")
+        let stages: [CascadeStage]?
+        switch (top["model"], top["cascade"]) {
+        case (nil, nil):
+            throw PipelineConfigError(file: file, key: "model", line: root.mark?.line,
+                                      message: "required: the path of the model's .safetensors file (or 'cascade', a list of stages)")
+        case (_?, let cascadeNode?):
+            throw r.error("cascade", cascadeNode, "'model' and 'cascade' are mutually exclusive: a plain pipeline names one model, a cascade one per stage (cascade[i].model)")
+        case (nil, let cascadeNode?):
+            stages = try r.cascade(cascadeNode)
+        case (_?, nil):
+            stages = nil
         }
-        var config = PipelineConfig(name: try top["name"].map { try r.string($0, at: "name") } ?? defaultName,
-                                    modelPath: try r.string(modelNode, at: "model"))
+        let modelPath = try stages?.last!.modelPath ?? r.string(top["model"]!, at: "model")
+        var config = PipelineConfig(name: try top["name"].map { try r.string($0, at: "name") } ?? defaultName, modelPath: modelPath)
+        config.cascade = stages
         config.sourcePath = file
         if config.name.isEmpty { throw PipelineConfigError(file: file, key: "name", line: top["name"]?.mark?.line, message: "must not be empty") }
 
@@ -371,16 +431,22 @@ extension PipelineConfig {
         if let node = top["model_options"] {
             let m = try r.mapping(node, at: "model_options", allowed: ["token_keeping"])
             if let node = m["token_keeping"] {
-                let k = "model_options.token_keeping"
-                let t = try r.mapping(node, at: k, allowed: ["rate", "layers"])
-                guard let rateNode = t["rate"] else { throw r.error("\(k).rate", node, "required: the fraction of tokens kept, 0 < rate <= 1 (1 = off)") }
-                guard let layersNode = t["layers"] else { throw r.error("\(k).layers", node, "required: encoder layer indices (0-based), e.g. [3, 6, 9]") }
-                let rate = try r.double(rateNode, at: "\(k).rate", above: 0)
-                if rate > 1 { throw r.error("\(k).rate", rateNode, "'\(rate)' is not in 0 < rate <= 1 (1 = off)") }
-                let layers = try r.sequence(layersNode, at: "\(k).layers").map { try r.int($0, at: "\(k).layers", range: 0...1023) }
-                if layers.isEmpty { throw r.error("\(k).layers", layersNode, "needs at least one layer index, e.g. [3, 6, 9]") }
-                if Set(layers).count != layers.count { throw r.error("\(k).layers", layersNode, "\(layers) repeats a layer") }
-                config.modelOptions.tokenKeeping = TokenKeepingOption(rate: rate, layers: layers)
+                config.modelOptions.tokenKeeping = try r.tokenKeeping(node, at: "model_options.token_keeping")
+            }
+        }
+
+        // A cascade sets each stage's geometry and model options on the stage itself.
+        if stages != nil {
+            let perStage: [(section: String, key: String, instead: String)] = [
+                ("sampling", "frames", "cascade[i].frames"), ("preprocess", "crop", "cascade[i].height and .width"),
+                ("preprocess", "interpolate_position_embeddings", "a stage's frames, height and width (the model is resized to them)"),
+                ("", "model_options", "cascade[i].token_keeping"),
+            ]
+            for (section, key, instead) in perStage {
+                let node = section.isEmpty ? top[key] : top[section].flatMap { r.entry($0, key) }
+                if let node {
+                    throw r.error(section.isEmpty ? key : "\(section).\(key)", node, "not used with 'cascade': set \(instead)")
+                }
             }
         }
 
@@ -425,6 +491,12 @@ private struct ConfigReader {
         return entries
     }
 
+    /// The value of `key` in `node` when it is a mapping that has it (already checked by `mapping`).
+    func entry(_ node: Node, _ key: String) -> Node? {
+        guard case let .mapping(m) = node else { return nil }
+        return m.first { $0.key.scalar?.string == key }?.value
+    }
+
     func sequence(_ node: Node, at key: String) throws -> [Node] {
         guard case let .sequence(s) = node else { throw error(key, node, "must be a list, e.g. [a, b]") }
         return Array(s)
@@ -461,6 +533,52 @@ private struct ConfigReader {
         let s = try scalar(node, at: key, expected: "true or false")
         switch s.string { case "true": return true; case "false": return false
         default: throw error(key, node, "'\(s.string)' is not a boolean (allowed: true, false)") }
+    }
+
+    /// `{rate, layers}` of `model_options.token_keeping` or a cascade stage's `token_keeping`.
+    func tokenKeeping(_ node: Node, at k: String) throws -> PipelineConfig.TokenKeepingOption {
+        let t = try mapping(node, at: k, allowed: ["rate", "layers"])
+        guard let rateNode = t["rate"] else { throw error("\(k).rate", node, "required: the fraction of tokens kept, 0 < rate <= 1 (1 = off)") }
+        guard let layersNode = t["layers"] else { throw error("\(k).layers", node, "required: encoder layer indices (0-based), e.g. [3, 6, 9]") }
+        let rate = try double(rateNode, at: "\(k).rate", above: 0)
+        if rate > 1 { throw error("\(k).rate", rateNode, "'\(rate)' is not in 0 < rate <= 1 (1 = off)") }
+        let layers = try sequence(layersNode, at: "\(k).layers").map { try int($0, at: "\(k).layers", range: 0...1023) }
+        if layers.isEmpty { throw error("\(k).layers", layersNode, "needs at least one layer index, e.g. [3, 6, 9]") }
+        if Set(layers).count != layers.count { throw error("\(k).layers", layersNode, "\(layers) repeats a layer") }
+        return .init(rate: rate, layers: layers)
+    }
+
+    /// The `cascade` list: two to eight stages, a threshold on each but the last.
+    func cascade(_ node: Node) throws -> [PipelineConfig.CascadeStage] {
+        let items = try sequence(node, at: "cascade")
+        guard (2...8).contains(items.count) else {
+            throw error("cascade", node, "needs 2 to 8 stages, cheapest first (got \(items.count)); for one model use 'model'")
+        }
+        return try items.enumerated().map { (i, item) in
+            let k = "cascade[\(i)]"
+            let m = try mapping(item, at: k, allowed: ["model", "frames", "height", "width", "token_keeping", "threshold"])
+            guard let modelNode = m["model"] else { throw error("\(k).model", item, "required: the path of this stage's .safetensors file") }
+            var stage = PipelineConfig.CascadeStage(modelPath: try string(modelNode, at: "\(k).model"))
+            if stage.modelPath.isEmpty { throw error("\(k).model", modelNode, "must not be empty") }
+            if let v = m["frames"] { stage.geometry.frames = try int(v, at: "\(k).frames", range: 1...1024) }
+            if let v = m["height"] { stage.geometry.height = try int(v, at: "\(k).height", range: 8...8192) }
+            if let v = m["width"] { stage.geometry.width = try int(v, at: "\(k).width", range: 8...8192) }
+            if let v = m["token_keeping"] { stage.tokenKeeping = try tokenKeeping(v, at: "\(k).token_keeping") }
+            let last = i == items.count - 1
+            switch (m["threshold"], last) {
+            case (nil, false):
+                throw error("\(k).threshold", item, "required on every stage but the last: the top softmax probability (0...1) at which a clip stops here")
+            case (let v?, true):
+                throw error("\(k).threshold", v, "not used on the last stage: every clip that reaches it stops there")
+            case (let v?, false):
+                let s = try scalar(v, at: "\(k).threshold", expected: "a number in 0...1")
+                guard let t = Double(s.string), (0...1).contains(t) else { throw error("\(k).threshold", v, "'\(s.string)' is not a number in 0...1") }
+                stage.threshold = t
+            case (nil, true):
+                break
+            }
+            return stage
+        }
     }
 
     func choice<E: RawRepresentable & CaseIterable>(_ node: Node, at key: String) throws -> E where E.RawValue == String {

@@ -29,10 +29,19 @@ public struct ClipResult: Codable, Sendable, Equatable {
     public var probabilities: [Double]?
     /// Raw logits (C), when `output.logits` is on.
     public var logits: [Double]?
+    /// A cascade: the stage the clip exited at (0-based); nil (absent) for a plain pipeline.
+    public var exitStage: Int?
+    /// Matrix-product FLOPs spent on the clip: its model's per-clip count, or for a cascade the
+    /// sum over the stages it ran. Absent only in results written before it was recorded.
+    public var flops: Int?
+    /// A cascade with `output.probabilities` on: the softmax (C) of every stage the clip ran, in
+    /// stage order (the last is `probabilities`).
+    public var stageProbabilities: [[Double]]?
 
     enum CodingKeys: String, CodingKey {
-        case index, start, end, timestamps, crop, label, score, probabilities, logits
+        case index, start, end, timestamps, crop, label, score, probabilities, logits, flops
         case frameTimestamps = "frame_timestamps", repeatedFrames = "repeated_frames", topK = "top_k"
+        case exitStage = "exit_stage", stageProbabilities = "stage_probabilities"
     }
 }
 

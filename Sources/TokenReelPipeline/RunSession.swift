@@ -106,7 +106,7 @@ public final class RunSession<Decoder: VideoDecoding, Model: ClipModel>: @unchec
             videosPerSecond: wall > 0 ? Double(report.videosFinished) / wall : 0,
             clipsPerSecond: wall > 0 ? Double(report.clips) / wall : 0,
             stages: report.stages, overlap: RunSummary.overlap(wall: wall, stages: report.stages),
-            peakRSSBytes: peakResidentBytes(), interrupted: engine.isStopping)
+            peakRSSBytes: peakResidentBytes(), interrupted: engine.isStopping, flops: report.flops)
         try ManifestIO.write(entries, to: layout.manifestURL(shard))
         try OutputLayout.writeAtomically(try encoder.encode(summary), to: layout.summaryURL(shard))
         return RunOutcome(summary: summary, manifest: entries)

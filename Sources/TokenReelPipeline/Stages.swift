@@ -2,7 +2,8 @@ import Foundation
 
 // The work each stage does, as small protocols. The engine (Engine.swift) only sees these, so
 // queues, batching, resume and output are tested with deterministic doubles, and the real
-// adapters over TokenReelMedia and TokenReelModel live in one file (MediaModelAdapters.swift).
+// adapters over TokenReelMedia and TokenReelModel live in one file (Adapters.swift). The
+// early-exit cascade (Cascade.swift) is a `ClipModel` made of `ClipModel`s.
 //
 // Dimension legend: T frames per clip, H x W pixels of the crop, 3 RGB channels,
 // B clips per inference batch, C classes.
@@ -71,6 +72,23 @@ public protocol VideoDecoding: Sendable {
     func decode(path: String, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws
 }
 
+/// What the infer stage learnt about one clip.
+public struct ClipOutput: Sendable, Equatable {
+    /// C logits, from the stage the clip exited at (a single model: the model's).
+    public var logits: [Float]
+    /// The cascade stage the clip exited at (0-based); nil for a single model.
+    public var exitStage: Int?
+    /// Matrix-product FLOPs actually spent on this clip: the sum over the stages it ran.
+    public var flops: Int
+    /// A cascade's logits at every stage the clip ran, in stage order (the last are `logits`);
+    /// empty for a single model.
+    public var stageLogits: [[Float]]
+
+    public init(logits: [Float], exitStage: Int? = nil, flops: Int, stageLogits: [[Float]] = []) {
+        self.logits = logits; self.exitStage = exitStage; self.flops = flops; self.stageLogits = stageLogits
+    }
+}
+
 /// The tokenize and infer stages: a model shared (immutable) by every worker, each worker
 /// holding its own scratch `Workspace`.
 public protocol ClipModel: Sendable {
@@ -86,12 +104,19 @@ public protocol ClipModel: Sendable {
     /// Class names, C of them, in logit order.
     var labels: [String] { get }
 
+    /// Stages a clip can exit at: 1 for a single model, the number of stages for a cascade.
+    var stageCount: Int { get }
+    /// FLOPs per clip of the full model: a single model's own, a cascade's last stage alone
+    /// (what every clip would cost without early exits).
+    var fullFlopsPerClip: Int { get }
+
     func makeWorkspace() -> Workspace
     /// Tokenize stage: clip pixels -> tokens. Throws ``StageFailure`` for a clip it cannot take
     /// (the video becomes an error record).
     func embed(_ clip: ClipFrames, workspace: Workspace) throws -> Tokens
-    /// Infer stage: B token sets -> B logit vectors of C floats each.
-    func classify(_ batch: [Tokens], workspace: Workspace) -> [[Float]]
+    /// Infer stage: B token sets -> B outputs, in batch order. A failure fails only its clip
+    /// (and so its video).
+    func classify(_ batch: [Tokens], workspace: Workspace) -> [Result<ClipOutput, StageFailure>]
 }
 
 extension ClipFrames {

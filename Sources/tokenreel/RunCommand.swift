@@ -84,12 +84,20 @@ struct RunCommand: ParsableCommand {
         withExtendedLifetime(interrupts) {}
 
         let s = outcome.summary
-        logger.info("done", metadata: [
+        var metadata: Logger.Metadata = [
             "ok": "\(s.counts.ok)", "error": "\(s.counts.error)", "skipped": "\(s.counts.skipped)",
             "processed": "\(s.counts.processed)", "not_started": "\(s.counts.notStarted)",
             "videos_per_s": "\(String(format: "%.2f", s.videosPerSecond))", "clips_per_s": "\(String(format: "%.2f", s.clipsPerSecond))",
             "wall_s": "\(String(format: "%.2f", s.wallSeconds))", "out": "\(outputDir)",
-        ])
+        ]
+        if let f = s.flops, f.clips > 0 {
+            metadata["gflops_per_clip"] = "\(String(format: "%.4f", f.meanPerClip / 1e9))"
+            if let exits = f.exits {
+                metadata["exits"] = "\(exits)"
+                metadata["flops_saved"] = "\(String(format: "%.1f%%", 100 * f.savedFraction))"
+            }
+        }
+        logger.info("done", metadata: metadata)
         throw ExitCode(outcome.exitCode)
     }
 }

@@ -18,6 +18,7 @@ struct TokenReel: ParsableCommand {
         subcommands: [
             RunCommand.self,
             EvalCommand.self,
+            CalibrateCommand.self,
             ExportCommand.self,
             ProbeCommand.self,
             ModelCommand.self,

@@ -16,7 +16,14 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(m.sampling.mode, .multiview)
         XCTAssertEqual(m.sampling.clips, 4)
         XCTAssertEqual(m.sampling.spatialCrops, 3)
-        XCTAssertEqual(Set([d.hash, s.hash, m.hash]).count, 3)
+        let c = try PipelineConfig.load(path: dir.appendingPathComponent("cascade.yaml").path)
+        XCTAssertEqual(c.cascade?.count, 2)
+        XCTAssertEqual(c.modelURLs, [d.modelURL, d.modelURL])
+        XCTAssertEqual(Set([d.hash, s.hash, m.hash, c.hash]).count, 4)
+        // Every pipeline shipped loads (a new file must not be forgotten here).
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".yaml") {
+            XCTAssertNoThrow(try PipelineConfig.load(path: dir.appendingPathComponent(name).path), name)
+        }
     }
 
     func testDefaultsWhenOnlyModelIsGiven() throws {

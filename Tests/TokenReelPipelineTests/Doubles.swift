@@ -56,6 +56,10 @@ final class FakeModel: ClipModel, @unchecked Sendable {
     let name = "fake-model"
     let sha256 = String(repeating: "ab", count: 32)
     let labels = ["static", "left", "right", "up", "down"]
+    let stageCount = 1
+    /// FLOPs every clip is said to cost.
+    static let flopsPerClip = 1_000
+    var fullFlopsPerClip: Int { Self.flopsPerClip }
     var live: LiveClips? = nil
     /// Called at the start of every classify call with its 0-based number and batch size.
     var beforeClassify: ((Int, Int) -> Void)? = nil
@@ -80,14 +84,17 @@ final class FakeModel: ClipModel, @unchecked Sendable {
         return channel
     }
 
-    func classify(_ batch: [[Float]], workspace: Workspace) -> [[Float]] {
+    func classify(_ batch: [[Float]], workspace: Workspace) -> [Result<ClipOutput, StageFailure>] {
         lock.lock(); let call = classifyCalls; classifyCalls += 1; batchSizes.append(batch.count); lock.unlock()
         beforeClassify?(call, batch.count)
         live?.add(-batch.count)
-        return batch.map { t in
-            if t.allSatisfy({ $0 == 8 }) { return [Float](repeating: .nan, count: labels.count) }   // all-255 pixels
-            return (0 ..< labels.count).map { c in t[c % 3] * Float(c + 1) - t[(c + 1) % 3] * 0.5 }
-        }
+        return batch.map { .success(ClipOutput(logits: logits($0), flops: Self.flopsPerClip)) }
+    }
+
+    /// The logits of one clip's tokens.
+    func logits(_ t: [Float]) -> [Float] {
+        if t.allSatisfy({ $0 == 8 }) { return [Float](repeating: .nan, count: labels.count) }   // all-255 pixels
+        return (0 ..< labels.count).map { c in t[c % 3] * Float(c + 1) - t[(c + 1) % 3] * 0.5 }
     }
 }
 

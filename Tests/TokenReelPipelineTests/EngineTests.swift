@@ -54,7 +54,7 @@ final class EngineTests: XCTestCase {
             // Recompute independently from the decoder's pixels.
             var got: [Double] = []
             try? FakeDecoder().decode(path: input.appendingPathComponent("b/deep/long.mkv").path, opened: { _ in }, clip: { frames in
-                if frames.index == clip.index { got = Scoring.softmax(model.classify([try model.embed(frames, workspace: .init())], workspace: .init())[0]) }
+                if frames.index == clip.index { got = Scoring.softmax(model.logits(try model.embed(frames, workspace: .init()))) }
             })
             return got
         }

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Derives a cheaper cascade stage's clip from the decoded one, so a video is decoded once, at
+/// the largest geometry any stage takes, and never again for the smaller stages.
+///
+/// Dimension legend: T x H x W the decoded clip, T' x H' x W' the derived one (each at most the
+/// decoded size), 3 RGB channels.
+///
+/// The rule (a stage model must be trained on clips derived the same way):
+/// - **Frames**: derived frame i (0 <= i < T') is decoded frame floor((2i + 1) T / (2 T')), the
+///   middle of the i-th of T' equal parts of 0..<T. With T = 16, T' = 8: 1, 3, 5, ..., 15;
+///   T' = T keeps every frame. The clip's `timestamps` and `frameTimestamps` are taken at the
+///   same indices.
+/// - **Pixels**: an area (box) filter: derived pixel (y, x) is the mean of the decoded pixels
+///   under the rectangle [y H/H', (y+1) H/H') x [x W/W', (x+1) W/W'), each weighted by the
+///   fraction of it inside the rectangle (so an integer factor k averages k x k blocks), then
+///   rounded half up to 0...255. Rows and columns are filtered separately, in Double.
+///   The same in NumPy for integer factors:
+///   `np.floor(clip.reshape(T, H', k, W', k, 3).mean(axis=(2, 4)) + 0.5)`.
+public enum ClipResampler {
+    /// The decoded frame each of `derived` frames takes from `decoded` frames (`derived <= decoded`).
+    public static func frameIndices(from decoded: Int, to derived: Int) -> [Int] {
+        precondition(derived >= 1 && derived <= decoded, "cannot take \(derived) frames from \(decoded)")
+        return (0 ..< derived).map { ((2 * $0 + 1) * decoded) / (2 * derived) }
+    }
+
+    /// `clip` at `frames` x `height` x `width` (each at most the clip's own) by the rule above;
+    /// the clip itself when the geometry is already its own.
+    public static func derive(_ clip: ClipFrames, frames: Int, height: Int, width: Int) -> ClipFrames {
+        precondition(frames <= clip.frames && height <= clip.height && width <= clip.width,
+                     "a derived clip is never larger than the decoded one (\(frames)x\(height)x\(width) from \(clip.frames)x\(clip.height)x\(clip.width))")
+        if (frames, height, width) == (clip.frames, clip.height, clip.width) { return clip }
+        let indices = frameIndices(from: clip.frames, to: frames)
+        let rows = boxWeights(from: clip.height, to: height), columns = boxWeights(from: clip.width, to: width)
+        let frameIn = clip.height * clip.width * 3, frameOut = height * width * 3
+        var pixels = [UInt8](repeating: 0, count: frames * frameOut)
+        var across = [Double](repeating: 0, count: clip.height * width * 3)   // [H, W', 3] of one frame
+        for (f, source) in indices.enumerated() {
+            let base = source * frameIn
+            // Columns first: every decoded row filtered to W' pixels.
+            for y in 0 ..< clip.height {
+                for (x, taps) in columns.enumerated() {
+                    for c in 0 ..< 3 {
+                        var sum = 0.0
+                        for (i, w) in taps { sum += w * Double(clip.pixels[base + (y * clip.width + i) * 3 + c]) }
+                        across[(y * width + x) * 3 + c] = sum
+                    }
+                }
+            }
+            // Then rows: H rows to H'.
+            for (y, taps) in rows.enumerated() {
+                for x in 0 ..< width {
+                    for c in 0 ..< 3 {
+                        var sum = 0.0
+                        for (i, w) in taps { sum += w * across[(i * width + x) * 3 + c] }
+                        pixels[f * frameOut + (y * width + x) * 3 + c] = UInt8(min(255, max(0, (sum + 0.5).rounded(.down))))
+                    }
+                }
+            }
+        }
+        var out = clip
+        out.pixels = pixels
+        out.frames = frames; out.height = height; out.width = width
+        out.timestamps = indices.map { clip.timestamps[$0] }
+        out.frameTimestamps = indices.map { clip.frameTimestamps[$0] }
+        return out
+    }
+
+    /// Box-filter taps along one axis of `source` samples shrunk to `target` (`target <= source`):
+    /// for each target sample, the source samples under its interval and the fraction of the
+    /// interval each covers (the fractions sum to 1).
+    static func boxWeights(from source: Int, to target: Int) -> [[(index: Int, weight: Double)]] {
+        // Work in units of 1/target of a source sample so interval ends are integers.
+        (0 ..< target).map { j in
+            let lo = j * source, hi = (j + 1) * source          // [lo, hi) in source * target units
+            return stride(from: lo / target, to: (hi + target - 1) / target, by: 1).map { i in
+                let overlap = min(hi, (i + 1) * target) - max(lo, i * target)
+                return (i, Double(overlap) / Double(source))
+            }
+        }
+    }
+}
