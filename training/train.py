@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import sys
+import threading
 import time
 
 import numpy as np
@@ -35,7 +37,7 @@ import jax                                                           # noqa: E40
 import jax.numpy as jnp                                              # noqa: E402
 import optax                                                         # noqa: E402
 
-from tokenreel_ref import export, model                              # noqa: E402
+from tokenreel_ref import export, keep, model, posemb                       # noqa: E402
 from tokenreel_ref.config import ModelConfig, TokenLearnerConfig     # noqa: E402
 
 MOTION10 = ["static", "left", "right", "up", "down", "zoom_in", "zoom_out",
@@ -122,6 +124,46 @@ class Augmenter:
         return clips, labels
 
 
+# Operating points (SuperViT) -------------------------------------------------------------------
+
+def parse_geometry(text: str) -> tuple:
+    """"8x32x32" -> (8, 32, 32): frames x height x width."""
+    try:
+        t, h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"geometry {text!r}: expected FRAMESxHEIGHTxWIDTH, e.g. 8x32x32")
+    if min(t, h, w) <= 0:
+        raise argparse.ArgumentTypeError(f"geometry {text!r}: every size must be positive")
+    return t, h, w
+
+
+def box_weights(n: int, m: int) -> np.ndarray:
+    """[m, n] area-filter weights from n samples down to m: row i averages the input under the
+    interval [i*n/m, (i+1)*n/m), each input sample weighted by how much of it lies inside."""
+    w = np.zeros((m, n), np.float64)
+    for i in range(m):
+        lo, hi = i * n / m, (i + 1) * n / m
+        for j in range(int(np.floor(lo)), min(n, int(np.ceil(hi)))):
+            w[i, j] = min(hi, j + 1) - max(lo, j)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def derive(clips: np.ndarray, frames: int, height: int, width: int) -> np.ndarray:
+    """uint8 [B,T,H,W,3] -> uint8 [B,T',H',W',3], the rule a cascade stage applies to the decoded
+    clip (docs/pipelines.md, "Cascades"): frame i of T' is frame floor((2i+1)T / 2T'), pixels are
+    box-filtered and rounded half up."""
+    _, t, h, w, _ = clips.shape
+    if (frames, height, width) == (t, h, w):
+        return clips
+    if frames > t or height > h or width > w:
+        raise ValueError(f"cannot derive {frames}x{height}x{width} clips from {t}x{h}x{w}: only smaller")
+    idx = [(2 * i + 1) * t // (2 * frames) for i in range(frames)]
+    x = clips[:, idx].astype(np.float64)
+    x = np.einsum("ih,bthwc->btiwc", box_weights(h, height), x)
+    x = np.einsum("jw,btiwc->btijc", box_weights(w, width), x)
+    return np.floor(x + 0.5).astype(np.uint8)
+
+
 # Training --------------------------------------------------------------------------------------
 
 def motion_init(params, fraction: float, gain: float, seed: int):
@@ -149,35 +191,99 @@ def motion_init(params, fraction: float, gain: float, seed: int):
     return params
 
 
-def make_steps(cfg: ModelConfig, optimizer, smoothing: float):
-    net = model.TokenReelViT(cfg)
-
-    def loss_fn(params, x, y):
-        logits = net.apply({"params": params}, x)
-        onehot = optax.smooth_labels(jax.nn.one_hot(y, cfg.num_classes), smoothing)
-        return optax.softmax_cross_entropy(logits, onehot).mean()
-
-    @jax.jit
-    def train_step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    @jax.jit
-    def predict(params, x):
-        return jnp.argmax(net.apply({"params": params}, x), axis=-1)
-
-    return train_step, predict
+def resized_posemb(params, cfg: ModelConfig, new_cfg: ModelConfig):
+    """params with the position embedding resampled to new_cfg's token grid, differentiably
+    (the rule of tokenreel_ref.posemb, inside the traced function so the gradient reaches the
+    trained embedding)."""
+    if new_cfg.grid == cfg.grid:
+        return params
+    pe = params["Transformer"]["posembed_input"]["pos_embedding"]           # [1, N, D] (gap: no cls)
+    d = pe.shape[-1]
+    grid = jax.image.resize(pe[0].reshape(cfg.grid + (d,)), new_cfg.grid + (d,), method="linear", antialias=False)
+    out = dict(params)
+    out["Transformer"] = dict(params["Transformer"])
+    out["Transformer"]["posembed_input"] = {"pos_embedding": grid.reshape(1, -1, d)}
+    return out
 
 
-def evaluate(predict, params, pixels, labels, norm, batch: int) -> float:
+class Steps:
+    """Jitted train and predict functions, one per operating point (geometry, keep rate), made on
+    first use. The trained parameters are those of the base geometry; other geometries resample the
+    position embedding on the fly."""
+
+    def __init__(self, cfg: ModelConfig, optimizer, smoothing: float, keep_layers: tuple):
+        self.cfg, self.optimizer, self.smoothing, self.keep_layers = cfg, optimizer, smoothing, keep_layers
+        self._train, self._predict = {}, {}
+
+    def _net(self, geometry, rate):
+        cfg = posemb.geometry_config(self.cfg, *geometry)
+        return cfg, model.TokenReelViT(cfg, float(rate), self.keep_layers if rate < 1.0 else ())
+
+    def train(self, geometry, rate):
+        key = (geometry, rate)
+        if key not in self._train:
+            cfg, net = self._net(geometry, rate)
+
+            def loss_fn(params, x, y):
+                logits = net.apply({"params": resized_posemb(params, self.cfg, cfg)}, x)
+                onehot = optax.smooth_labels(jax.nn.one_hot(y, cfg.num_classes), self.smoothing)
+                return optax.softmax_cross_entropy(logits, onehot).mean()
+
+            @jax.jit
+            def step(params, opt_state, x, y):
+                loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+                updates, opt_state = self.optimizer.update(grads, opt_state, params)
+                return optax.apply_updates(params, updates), opt_state, loss
+            self._train[key] = step
+        return self._train[key]
+
+    def predict(self, geometry, rate):
+        key = (geometry, rate)
+        if key not in self._predict:
+            cfg, net = self._net(geometry, rate)
+            self._predict[key] = jax.jit(lambda params, x: jnp.argmax(
+                net.apply({"params": resized_posemb(params, self.cfg, cfg)}, x), axis=-1))
+        return self._predict[key]
+
+
+def evaluate(predict, params, pixels, labels, norm, batch: int, geometry=None) -> float:
     if len(labels) == 0:
         return float("nan")
     correct = 0
     for s in range(0, len(labels), batch):
-        x = model.normalize(pixels[s:s + batch], norm)
-        correct += int((np.asarray(predict(params, x)) == labels[s:s + batch]).sum())
+        x = pixels[s:s + batch]
+        if geometry is not None:
+            x = derive(x, *geometry)
+        correct += int((np.asarray(predict(params, model.normalize(x, norm))) == labels[s:s + batch]).sum())
     return correct / len(labels)
+
+
+def batch_stream(pixels, labels, batch: int, rng, augment, points):
+    """Endless (operating point, clips uint8 [B,T',H',W',3], labels [B]) batches: epochs of a
+    shuffled order, augmented, each batch at one operating point drawn uniformly (SuperViT)."""
+    n = len(labels)
+    while True:
+        order = rng.permutation(n)
+        for s in range(0, n - batch + 1, batch):
+            idx = np.sort(order[s:s + batch])
+            xb, yb = pixels[idx], labels[idx]
+            if augment is not None:
+                xb, yb = augment(xb, yb)
+            point = points[rng.integers(len(points))]
+            yield point, derive(xb, *point[0]), yb
+
+
+def prefetch(make, depth: int):
+    """Runs the generator `make()` in a thread, `depth` items ahead: augmentation and resampling
+    (NumPy, on the host) overlap the jitted step, which releases the GIL."""
+    items = queue.Queue(maxsize=depth)
+
+    def run():
+        for item in make():
+            items.put(item)
+    threading.Thread(target=run, daemon=True).start()
+    while True:
+        yield items.get()
 
 
 def train(args) -> dict:
@@ -198,33 +304,36 @@ def train(args) -> dict:
     if args.motion_init:
         params = motion_init(params, args.motion_init, args.motion_gain, args.seed)
     opt_state = optimizer.init(params)
-    train_step, predict = make_steps(cfg, optimizer, args.label_smoothing)
+    keep_layers = keep.check_keeping(cfg, 0.5, args.keep_layers) if args.keep_layers else ()
+    if any(r < 1.0 for r in args.keep_rates) and not keep_layers:
+        raise SystemExit("--keep-rates below 1 need --keep-layers")
+    base = (frames, height, width)
+    points = [(g, r) for g in [base] + [g for g in args.sizes if g != base] for r in args.keep_rates]
+    for g, _ in points:
+        posemb.geometry_config(cfg, *g)                                  # fail early on a bad size
+    steps = Steps(cfg, optimizer, args.label_smoothing, keep_layers)
 
     rng = np.random.default_rng(args.seed)
     augment = Augmenter(names, rng)
+    batches = prefetch(lambda: batch_stream(pixels, labels, args.batch, rng, None if args.no_augment else augment,
+                                            points), depth=4)
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
     started = time.monotonic()
     losses = []
     step = 0
-    while step < total_steps:
-        order = rng.permutation(n)
-        for s in range(0, n - args.batch + 1, args.batch):
-            idx = np.sort(order[s:s + args.batch])
-            xb, yb = pixels[idx], labels[idx]
-            if not args.no_augment:
-                xb, yb = augment(xb, yb)
-            params, opt_state, loss = train_step(params, opt_state, model.normalize(xb, norm), yb)
-            losses.append(float(loss))
-            step += 1
-            if step % args.log_every == 0 or step == total_steps:
-                recent = float(np.mean(losses[-args.log_every:]))
-                print(f"step {step}/{total_steps}  loss {recent:.4f}  lr {float(schedule(step)):.2e}  "
-                      f"{time.monotonic() - started:.0f}s", flush=True)
-            if val is not None and args.eval_every and step % args.eval_every == 0:
-                acc = evaluate(predict, params, val[0], val[1], norm, args.batch)
-                print(f"step {step}  validation accuracy {acc:.4f}", flush=True)
-            if step >= total_steps or (deadline and time.monotonic() > deadline):
-                break
+    for (geometry, rate), xb, yb in batches:
+        params, opt_state, loss = steps.train(geometry, rate)(params, opt_state, model.normalize(xb, norm), yb)
+        losses.append(float(loss))
+        step += 1
+        if step % args.log_every == 0 or step == total_steps:
+            recent = float(np.mean(losses[-args.log_every:]))
+            print(f"step {step}/{total_steps}  loss {recent:.4f}  lr {float(schedule(step)):.2e}  "
+                  f"{time.monotonic() - started:.0f}s", flush=True)
+        if val is not None and args.eval_every and step % args.eval_every == 0:
+            acc = evaluate(steps.predict(base, 1.0), params, val[0], val[1], norm, args.batch)
+            print(f"step {step}  validation accuracy {acc:.4f}", flush=True)
+        if step >= total_steps:
+            break
         if deadline and time.monotonic() > deadline:
             print(f"time budget of {args.minutes} min reached at step {step}", flush=True)
             break
@@ -234,11 +343,20 @@ def train(args) -> dict:
         "first_loss": losses[0] if losses else None,
         "last_loss": float(np.mean(losses[-min(len(losses), args.log_every):])) if losses else None,
         "config": json.loads(cfg.to_json()),
+        "operating_points": [{"geometry": list(g), "keep_rate": r} for g, r in points],
+        "keep_layers": list(keep_layers),
     }
     if val is not None:
-        report["val_accuracy"] = evaluate(predict, params, val[0], val[1], norm, args.batch)
+        report["val_accuracy"] = evaluate(steps.predict(base, 1.0), params, val[0], val[1], norm, args.batch)
         print(f"validation accuracy {report['val_accuracy']:.4f} on {len(val[1])} clips", flush=True)
-    report["train_accuracy"] = evaluate(predict, params, pixels[:512], labels[:512], norm, args.batch)
+        if len(points) > 1:
+            report["val_accuracy_by_point"] = {}
+            for g, r in points:
+                acc = evaluate(steps.predict(g, r), params, val[0], val[1], norm, args.batch, geometry=g)
+                key = f"{'x'.join(map(str, g))}@{r:g}"
+                report["val_accuracy_by_point"][key] = acc
+                print(f"validation accuracy {acc:.4f} at {key}", flush=True)
+    report["train_accuracy"] = evaluate(steps.predict(base, 1.0), params, pixels[:512], labels[:512], norm, args.batch)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     export.save(args.out, cfg, params, names, norm)
@@ -273,6 +391,12 @@ def parse_args(argv=None):
     ap.add_argument("--tokens", type=int, default=8, help="TokenLearner tokens S per temporal slice (0: none)")
     ap.add_argument("--tl-loc", type=int, default=2, help="TokenLearner inserted before this layer")
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--sizes", type=parse_geometry, nargs="*", default=[],
+                    help="SuperViT: also train at these clip geometries (FRAMESxHEIGHTxWIDTH, derived from the "
+                         "exported clips as a cascade stage derives them); each batch takes one at random")
+    ap.add_argument("--keep-rates", type=float, nargs="*", default=[1.0],
+                    help="SuperViT: token keeping rates, one drawn per batch (1.0 = no keeping)")
+    ap.add_argument("--keep-layers", type=int, nargs="*", default=[], help="layers that keep tokens when rate < 1")
     ap.add_argument("--motion-init", type=float, default=0.0,
                     help="fraction of embedding channels initialised as temporal differences (0: plain LeCun init)")
     ap.add_argument("--motion-gain", type=float, default=1.0, help="scale of the temporal-difference channels at init")

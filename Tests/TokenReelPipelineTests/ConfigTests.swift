@@ -233,11 +233,15 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual((e as? PipelineConfigError)?.key, "model_options.token_keeping.layers")
             XCTAssertTrue("\(e)".contains("out of range"), "\(e)")
         }
+        // TokenLearner models keep tokens too, but a TokenFuser block cannot drop learned tokens.
         var tl = PipelineConfig(name: "keep", modelPath: fixtures.appendingPathComponent("tl11_gap.safetensors").path)
         tl.modelOptions.tokenKeeping = .init(rate: 0.5, layers: [0])
-        XCTAssertThrowsError(try VideoModelAdapter.load(config: tl)) { e in
-            XCTAssertEqual((e as? PipelineConfigError)?.key, "model_options.token_keeping")
-            XCTAssertTrue("\(e)".contains("TokenLearner"), "\(e)")
+        XCTAssertNoThrow(try VideoModelAdapter.load(config: tl))
+        var fused = PipelineConfig(name: "keep", modelPath: fixtures.appendingPathComponent("tl11_fuse.safetensors").path)
+        fused.modelOptions.tokenKeeping = .init(rate: 0.5, layers: [1])
+        XCTAssertThrowsError(try VideoModelAdapter.load(config: fused)) { e in
+            XCTAssertEqual((e as? PipelineConfigError)?.key, "model_options.token_keeping.layers")
+            XCTAssertTrue("\(e)".contains("TokenFuser"), "\(e)")
         }
     }
 

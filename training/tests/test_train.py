@@ -76,3 +76,49 @@ def test_augmentations_map_labels_with_the_pixels():
             assert dx > 0
         else:
             assert abs(dx) < 1e-6
+
+
+def test_derive_takes_middle_frames_and_box_filters():
+    clips = np.zeros((1, 16, 4, 6, 3), np.uint8)
+    for t in range(16):
+        clips[0, t] = t                                        # frame t has value t everywhere
+    out = train.derive(clips, 8, 4, 6)
+    assert [int(v) for v in out[0, :, 0, 0, 0]] == [1, 3, 5, 7, 9, 11, 13, 15]
+    img = np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4, 1).repeat(3, axis=-1) * 10
+    small = train.derive(img, 1, 2, 2)                         # 2x2 block means, rounded half up
+    assert small[0, 0, :, :, 0].tolist() == [[25, 45], [105, 125]]
+    third = train.derive(np.array([0, 10, 21], np.uint8).reshape(1, 1, 1, 3, 1).repeat(3, -1), 1, 1, 2)
+    # width 3 -> 2: [0, 1.5) and [1.5, 3): (0 + 10*0.5)/1.5 = 3.33 -> 3, (10*0.5 + 21)/1.5 = 17.33 -> 17
+    assert third[0, 0, 0, :, 0].tolist() == [3, 17]
+    assert train.derive(clips, 16, 4, 6) is clips
+
+
+def test_motion_init_channels_see_only_change():
+    import jax.numpy as jnp
+    from tokenreel_ref import model
+    cfg = train.tiny_config(8, 32, 32, 10)
+    params = train.motion_init(model.init_params(cfg, seed=0), 0.5, 8.0, seed=0)
+    k = np.asarray(params["embedding"]["kernel"])              # [t, h, w, 3, D]
+    d = k.shape[-1]
+    assert np.allclose(k.sum(axis=0)[..., : d // 2], 0, atol=1e-6)          # zero-sum in time
+    assert np.allclose(k[0, ..., d // 2:], k[1, ..., d // 2:])               # appearance: same per frame
+    static = np.ones((1, 8, 32, 32, 3), np.float32) * 0.3
+    out = model.TokenReelViT(cfg).apply({"params": params}, jnp.asarray(static), capture_intermediates=True,
+                                        mutable=["intermediates"])[1]["intermediates"]["embedding"]["__call__"][0]
+    bias = np.asarray(params["embedding"]["bias"])
+    assert np.allclose(np.asarray(out)[..., : d // 2], bias[: d // 2], atol=1e-5)   # a still clip: nothing
+
+
+def test_supervit_run_trains_every_operating_point(tmp_path):
+    pixels, labels = toy_motion_set(64, seed=2)
+    write_npz(tmp_path / "train.npz", pixels, labels)
+    write_npz(tmp_path / "val.npz", *toy_motion_set(24, seed=3))
+    out = tmp_path / "super.safetensors"
+    report = train.train(train.parse_args([
+        "--train", str(tmp_path / "train.npz"), "--val", str(tmp_path / "val.npz"), "--out", str(out),
+        "--tiny", "--steps", "12", "--batch", "8", "--log-every", "4", "--no-augment",
+        "--sizes", "4x16x16", "--keep-rates", "1.0", "0.5", "--keep-layers", "0"]))
+    assert [p["geometry"] for p in report["operating_points"]] == [[8, 32, 32]] * 2 + [[4, 16, 16]] * 2
+    assert set(report["val_accuracy_by_point"]) == {"8x32x32@1", "8x32x32@0.5", "4x16x16@1", "4x16x16@0.5"}
+    cfg, _, _, _ = export.load(str(out))
+    assert (cfg.num_frames, cfg.height, cfg.width) == (8, 32, 32)      # weights keep the base geometry
