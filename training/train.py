@@ -286,8 +286,20 @@ def prefetch(make, depth: int):
         yield items.get()
 
 
+def load_sets(paths: list):
+    """Several exports (e.g. two seeds) as one training set; they must agree on clip shape,
+    class names and normalisation."""
+    sets = [load_npz(p) for p in paths]
+    for p, (px, _, names, norm) in zip(paths[1:], sets[1:]):
+        if px.shape[1:] != sets[0][0].shape[1:] or names != sets[0][2] or norm != sets[0][3]:
+            raise SystemExit(f"{p}: clips {px.shape[1:]}, labels or normalisation differ from {paths[0]}")
+    if len(sets) == 1:
+        return sets[0]
+    return (np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets]), sets[0][2], sets[0][3])
+
+
 def train(args) -> dict:
-    pixels, labels, names, norm = load_npz(args.train)
+    pixels, labels, names, norm = load_sets(args.train)
     val = load_npz(args.val) if args.val else None
     n, frames, height, width, _ = pixels.shape
     cfg = (tiny_config if args.tiny else default_config)(frames, height, width, len(names), args)
@@ -368,7 +380,7 @@ def train(args) -> dict:
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--train", required=True, help="npz from `tokenreel export`")
+    ap.add_argument("--train", required=True, nargs="+", help="npz files from `tokenreel export` (concatenated)")
     ap.add_argument("--val", help="held-out npz for the final accuracy")
     ap.add_argument("--out", required=True, help="safetensors to write (plus OUT.train.json)")
     ap.add_argument("--epochs", type=int, default=30)
