@@ -86,4 +86,19 @@ extension EvaluationReport {
     public func confusionPNG(title: String) throws -> [UInt8] {
         try ConfusionMatrixChart(labels: labels, counts: confusion, title: title).render().png()
     }
+
+    /// The report of a run over a labelled set: each manifest entry's label (none when it
+    /// failed) against its class directory.
+    public init(labels: [String], outcome: RunOutcome) {
+        self = Evaluation.evaluate(labels: labels, predictions: outcome.manifest.map { ($0.path, $0.status == .ok ? $0.label : nil) })
+    }
+
+    /// Writes `eval.json` and `confusion.png` (headed `title`) into `directory`, atomically:
+    /// what `tokenreel eval` leaves beside the run's results, and `tokenreel sweep` beside each point's.
+    public func write(to directory: URL, title: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try OutputLayout.writeAtomically(try encoder.encode(self), to: directory.appendingPathComponent("eval.json"))
+        try OutputLayout.writeAtomically(Data(try confusionPNG(title: title)), to: directory.appendingPathComponent("confusion.png"))
+    }
 }

@@ -52,15 +52,10 @@ struct EvalCommand: ParsableCommand {
         withExtendedLifetime(interrupts) {}
         if outcome.summary.interrupted { throw ExitCode(130) }
 
-        let report = Evaluation.evaluate(labels: setup.model.labels,
-                                         predictions: outcome.manifest.map { ($0.path, $0.status == .ok ? $0.label : nil) })
-        let out = URL(fileURLWithPath: outputDir)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try OutputLayout.writeAtomically(try encoder.encode(report), to: out.appendingPathComponent("eval.json"))
+        let report = EvaluationReport(labels: setup.model.labels, outcome: outcome)
         let title = "\(setup.model.name), \(setup.config.name)\(shuffleFrames ? ", frames shuffled" : ""): "
             + String(format: "%.1f%% of %d videos", 100 * report.accuracy, report.total)
-        try OutputLayout.writeAtomically(Data(try report.confusionPNG(title: title)), to: out.appendingPathComponent("confusion.png"))
+        try report.write(to: URL(fileURLWithPath: outputDir), title: title)
         print(report.table(), terminator: "")
         for path in report.failed { logger.error("failed: \(path) (see its result file)") }
         throw ExitCode(report.failed.isEmpty ? 0 : 1)

@@ -12,7 +12,7 @@ struct PipelinesCommand: ParsableCommand {
 
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check pipeline files: every key known, every value allowed, the model file present.",
+            abstract: "Check pipeline files: every key known, every value allowed, every model file present (each cascade stage's).",
             discussion: "Prints one line per valid file on stdout; problems go to stderr with exit code 2."
         )
 
@@ -24,11 +24,13 @@ struct PipelinesCommand: ParsableCommand {
             for file in files {
                 do {
                     let c = try PipelineConfig.load(path: file)
-                    guard FileManager.default.fileExists(atPath: c.modelURL.path) else {
-                        throw PipelineConfigError(file: file, key: "model", line: nil,
-                                                  message: "\(c.modelURL.path): no such file (relative paths are taken from the pipeline file's directory)")
+                    // Every model the pipeline names: each cascade stage's, or the one model.
+                    for (i, url) in c.modelURLs.enumerated() where !FileManager.default.fileExists(atPath: url.path) {
+                        throw PipelineConfigError(file: file, key: c.cascade == nil ? "model" : "cascade[\(i)].model", line: nil,
+                                                  message: "\(url.path): no such file (relative paths are taken from the pipeline file's directory)")
                     }
-                    print("\(file): ok (name \(c.name), hash \(c.hash), sampling \(c.sampling.mode.rawValue), model \(c.modelURL.path))")
+                    let models = c.modelURLs.map(\.path).joined(separator: ", ")
+                    print("\(file): ok (name \(c.name), hash \(c.hash), sampling \(c.sampling.mode.rawValue), model\(c.cascade == nil ? "" : "s") \(models))")
                 } catch {
                     FileHandle.standardError.write(Data("tokenreel: \(error)\n".utf8))
                     failed = true

@@ -19,6 +19,7 @@ struct TokenReel: ParsableCommand {
             RunCommand.self,
             EvalCommand.self,
             CalibrateCommand.self,
+            SweepCommand.self,
             ExportCommand.self,
             ProbeCommand.self,
             ModelCommand.self,
