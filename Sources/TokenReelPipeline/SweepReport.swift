@@ -17,7 +17,7 @@ public struct SweepReport: Codable, Sendable, Equatable {
         public var videos: Int
         public var correct: Int
         public var accuracy: Double
-        /// Accuracy per class (class name -> fraction).
+        /// Accuracy per class with videos in the set (class name -> fraction).
         public var perClass: [String: Double]
         /// Videos that failed (left out of the accuracy; listed in the point's eval.json).
         public var failed: Int
@@ -93,7 +93,7 @@ extension Sweep {
         return SweepReport.Point(
             name: point.name, kind: point.kind, parameters: point.parameters, label: point.label,
             videos: e.total, correct: e.correct, accuracy: e.accuracy,
-            perClass: Dictionary(uniqueKeysWithValues: e.perClass.map { ($0.label, $0.accuracy) }), failed: e.failed.count,
+            perClass: Dictionary(uniqueKeysWithValues: e.perClass.filter { $0.total > 0 }.map { ($0.label, $0.accuracy) }), failed: e.failed.count,
             clips: s.clips, gflopsPerClip: (flops?.meanPerClip ?? 0) / 1e9, clipsPerSecond: s.clipsPerSecond, wallSeconds: s.wallSeconds,
             speedup: nil, flopRatio: nil, exits: exits,
             exitFractions: exits.map { e in e.map { s.clips > 0 ? Double($0) / Double(s.clips) : 0 } })
