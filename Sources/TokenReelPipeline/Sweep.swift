@@ -113,7 +113,7 @@ public struct SweepRequest: Sendable, Equatable {
 
     /// A point name is a directory name under OUTDIR/points: no path separators, not hidden.
     static func isPointName(_ s: String) -> Bool {
-        !s.isEmpty && !s.hasPrefix(".") && s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) }
+        !s.isEmpty && !s.hasPrefix(".") && s.unicodeScalars.allSatisfy { ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || "._-".unicodeScalars.contains($0) }
     }
 }
 
@@ -344,7 +344,7 @@ public final class SweepRunner: @unchecked Sendable {
         var measured: [SweepReport.Point] = []
         for (i, p) in points.enumerated() {
             logger.info("point \(i + 1)/\(points.count)", metadata: ["name": "\(p.point.name)", "kind": "\(p.point.kind.rawValue)",
-                                                                 "gflops_per_clip_model": "\(Double(p.model.fullFlopsPerClip) / 1e9)"])
+                                                                 "model_gflops_per_clip": "\(Double(p.model.fullFlopsPerClip) / 1e9)"])
             guard let outcome = try runOnce(p, display: progress(p.point.name)) else { return nil }
             let evaluation = EvaluationReport(labels: p.model.labels, outcome: outcome)
             let title = "\(p.point.name) (\(p.model.name)): " + String(format: "%.1f%% of %d videos", 100 * evaluation.accuracy, evaluation.total)
