@@ -33,9 +33,12 @@ extension VideoModel {
     static let minimumSlicesPerThread = 4
 
     func scratch(batch b: Int, _ ws: ModelWorkspace) -> Scratch {
-        let c = config, d = c.hiddenSize, n0 = c.inputTokens
+        let c = config, d = c.hiddenSize
         let g = b * c.grid.t, pp = c.positionsPerSlice
         let s = c.tokenlearner?.numTokens ?? 0, bn = c.tokenlearner?.bottleneckDim ?? 0
+        // Rows per clip of the largest layer: the input tokens, or the learned ones when a small
+        // clip has fewer positions per slice than TokenLearner learns tokens (S > H'W').
+        let n0 = max(c.inputTokens, c.grid.t * s)
         let v10 = c.tokenlearner?.version == "1.0"
         let rb = min(n0, Self.attentionRowBlock)
         let r = max(d, c.representationSize ?? 0)

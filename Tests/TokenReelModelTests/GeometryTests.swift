@@ -53,6 +53,24 @@ final class GeometryTests: XCTestCase {
         XCTAssertThrowsError(try model.checkInput(shape: clips.shape, source: "clips"))
     }
 
+    /// A clip so small that a temporal slice has fewer positions than TokenLearner learns tokens
+    /// (here 1 position, S = 8 learned tokens): the layers after TokenLearner hold more tokens than
+    /// the input, and the scratch buffers must be sized for them. Batched = one by one, all finite.
+    func testSmallClipWithMoreLearnedTokensThanPositions() throws {
+        let model = try Fixtures.model("geom_tl11_gap").resized(frames: 4, height: 8, width: 8)
+        XCTAssertLessThan(model.config.positionsPerSlice, model.config.tokenlearner!.numTokens)
+        let per = 4 * 8 * 8 * 3
+        let clips = Tensor(shape: [3, 4, 8, 8, 3], data: (0..<(3 * per)).map { Float(($0 * 37) % 101) / 50 - 1 })
+        let batched = model.logits(clips, workspace: model.makeWorkspace())
+        XCTAssertTrue(batched.data.allSatisfy(\.isFinite))
+        for i in 0..<3 {
+            let one = Tensor(shape: [1, 4, 8, 8, 3], data: Array(clips.data[(i * per)..<((i + 1) * per)]))
+            assertClose(model.logits(one, workspace: model.makeWorkspace()),
+                        Tensor(shape: [1, batched.shape[1]], data: Array(batched.data[(i * batched.shape[1])..<((i + 1) * batched.shape[1])])),
+                        "clip \(i)")
+        }
+    }
+
     func testLinearTapsHalfPixelCentres() {
         // 2 -> 4: x = -0.25, 0.25, 0.75, 1.25 clamped to [0, 1].
         let up = VideoModel.linearTaps(from: 2, to: 4)
