@@ -7,7 +7,7 @@ final class ConfigTests: XCTestCase {
         let d = try PipelineConfig.load(path: dir.appendingPathComponent("default.yaml").path)
         XCTAssertEqual(d.name, "default")
         XCTAssertEqual(d.sampling.mode, .uniform)
-        XCTAssertEqual(d.modelURL.path, TestPaths.repositoryRoot.appendingPathComponent("models/placeholder-random.safetensors").path)
+        XCTAssertEqual(d.modelURL.path, TestPaths.repositoryRoot.appendingPathComponent("models/motion10-tlvivit-s16x64.safetensors").path)
         let s = try PipelineConfig.load(path: dir.appendingPathComponent("sliding.yaml").path)
         XCTAssertEqual(s.sampling.mode, .sliding)
         XCTAssertEqual(s.sampling.clipSeconds, 2.0)

@@ -70,7 +70,7 @@ final class SweepCLITests: XCTestCase {
                              "--pipeline", Self.repo.appendingPathComponent("pipelines/default.yaml").path,
                              "--keep-rates", "0.5", "--keep-layers", "7"])
         XCTAssertEqual(r.status, 2)
-        XCTAssertEqual(r.stderr, "tokenreel: --keep-layers: rate 0.5 at layers [7]: token keeping layers [7] out of range 0...5 (model placeholder-random.safetensors)\n")
+        XCTAssertEqual(r.stderr, "tokenreel: --keep-layers: rate 0.5 at layers [7]: token keeping layers [7] out of range 0...5 (model motion10-tlvivit-s16x64.safetensors)\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing ran")
     }
 
@@ -78,7 +78,7 @@ final class SweepCLITests: XCTestCase {
         let text = try String(contentsOf: Self.repo.appendingPathComponent("pipelines/cascade.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "../models/", with: Self.repo.appendingPathComponent("models").path + "/")
         let firstMissing = root.appendingPathComponent("first-missing.yaml")
-        let firstStage = try XCTUnwrap(text.range(of: "placeholder-random.safetensors"))
+        let firstStage = try XCTUnwrap(text.range(of: "motion10-tlvivit-s16x64.safetensors"))
         try Data(text.replacingCharacters(in: firstStage, with: "missing.safetensors").utf8).write(to: firstMissing)
         let r = try CLI.run(["pipelines", "validate", firstMissing.path])
         XCTAssertEqual(r.status, 2)
@@ -86,6 +86,6 @@ final class SweepCLITests: XCTestCase {
 
         let ok = try CLI.run(["pipelines", "validate", Self.repo.appendingPathComponent("pipelines/cascade.yaml").path])
         XCTAssertEqual(ok.status, 0, ok.stderr)
-        XCTAssertTrue(ok.stdout.contains("models \(Self.repo.appendingPathComponent("models/placeholder-random.safetensors").path), "), ok.stdout)
+        XCTAssertTrue(ok.stdout.contains("models \(Self.repo.appendingPathComponent("models/motion10-tlvivit-s16x64.safetensors").path), "), ok.stdout)
     }
 }
