@@ -169,7 +169,7 @@ final class SweepTests: XCTestCase {
             (refusal { try Sweep.plan(pipelinePath: Self.defaultPipeline, request: self.request(keepRates: "0.5", keepLayers: "1,7")) },
              "--keep-layers", "rate 0.5 at layers [1, 7]: token keeping layers [7] out of range 0...5"),
             (refusal { try Sweep.plan(pipelinePath: Self.defaultPipeline, request: self.request(sizes: "1x64x64")) },
-             "--sizes", "1x64x64: cannot run at 1x64x64: tubelet [2, 8, 8] does not fit"),
+             "--sizes", "1x64x64: cannot run at 1x64x64: tubelet [2, 16, 16] does not fit"),
             (refusal { try Sweep.plan(pipelinePath: Self.cascadePipeline, request: SweepRequest()) },
              "--pipeline", "\(Self.cascadePipeline) is a cascade"),
             (refusal { try Sweep.plan(pipelinePath: "/nonexistent/p.yaml", request: SweepRequest()) },
