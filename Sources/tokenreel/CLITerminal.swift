@@ -29,6 +29,16 @@ struct UsageFailure: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
+/// `--progress` and `--log-level`, the last two options of every command that runs a pipeline
+/// (run, eval, sweep): one declaration, so their help text and defaults cannot drift apart.
+struct ConsoleOptions: ParsableArguments {
+    @Option(name: .long, help: "Progress on stderr: auto (a bar on a terminal, plain lines otherwise), always, never.")
+    var progress: ProgressMode = .auto
+
+    @Option(name: .long, help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: LogLevelOption = .info
+}
+
 /// `--log-level`.
 enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
     case trace, debug, info, notice, warning, error, critical

@@ -31,21 +31,17 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .long, help: "Redo videos that already have a result.")
     var force = false
 
-    @Option(name: .long, help: "Progress on stderr: auto, always, never.")
-    var progress: ProgressMode = .auto
-
-    @Option(name: .long, help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: LogLevelOption = .info
+    @OptionGroup var console: ConsoleOptions
 
     func run() throws {
-        let logger = LogSetup.bootstrap(logLevel.level)
+        let logger = LogSetup.bootstrap(console.logLevel.level)
         let setup = try PipelineSetup(pipeline: pipeline, logger: logger, shuffleFrames: shuffleFrames)
         try requireDirectory(inputDir)
 
         let session = RunSession(inputRoot: inputDir, outputRoot: outputDir, config: setup.config,
                                  decoder: setup.decoder, model: setup.model, force: force, logger: logger)
         let interrupts = InterruptHandler { _ in session.stop() }
-        let display = ProgressDisplay(mode: progress)
+        let display = ProgressDisplay(mode: console.progress)
         let outcome: RunOutcome
         do { outcome = try session.run(progress: display.update) } catch { display.finish(); throw UsageFailure("\(error)") }
         display.finish()

@@ -41,11 +41,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Redo inputs that already have a result from the same model and pipeline.")
     var force = false
 
-    @Option(name: .long, help: "Progress on stderr: auto (a bar on a terminal, plain lines otherwise), always, never.")
-    var progress: ProgressMode = .auto
-
-    @Option(name: .long, help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: LogLevelOption = .info
+    @OptionGroup var console: ConsoleOptions
 
     func validate() throws {
         if let shard { _ = try parseShard(shard) }
@@ -56,7 +52,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let logger = LogSetup.bootstrap(logLevel.level)
+        let logger = LogSetup.bootstrap(console.logLevel.level)
 
         let setup = try PipelineSetup(pipeline: pipeline, logger: logger)
 
@@ -75,7 +71,7 @@ struct RunCommand: ParsableCommand {
                            metadata: ["signal": "\(sig == SIGINT ? "SIGINT" : "SIGTERM")"])
             session.stop()
         }
-        let display = ProgressDisplay(mode: progress)
+        let display = ProgressDisplay(mode: console.progress)
         let outcome: RunOutcome
         do {
             outcome = try session.run(progress: display.update)

@@ -49,14 +49,10 @@ struct SweepCommand: ParsableCommand {
     @Flag(name: .long, help: "Time the first point without running the full model once untimed before it.")
     var noWarmUp = false
 
-    @Option(name: .long, help: "Progress on stderr: auto, always, never.")
-    var progress: ProgressMode = .auto
-
-    @Option(name: .long, help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: LogLevelOption = .info
+    @OptionGroup var console: ConsoleOptions
 
     func run() throws {
-        let logger = LogSetup.bootstrap(logLevel.level)
+        let logger = LogSetup.bootstrap(console.logLevel.level)
         try requireDirectory(inputDir)
         let pipelinePath = try pipeline ?? BundledPipelines.defaultPath()
         let points: [PreparedPoint]
@@ -75,7 +71,7 @@ struct SweepCommand: ParsableCommand {
         let report: SweepReport?
         do {
             report = try runner.run { _ in
-                let display = ProgressDisplay(mode: progress)
+                let display = ProgressDisplay(mode: console.progress)
                 return (display.update, display.finish)
             }
         } catch { throw UsageFailure("\(error)") }
