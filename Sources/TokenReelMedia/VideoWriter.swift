@@ -21,7 +21,7 @@ public enum WriterCodec: String, CaseIterable, Codable, Sendable {
     case mjpeg
     /// VP9 (libvpx-vp9, CRF 34, `good` deadline, cpu-used 5) in WebM.
     case vp9
-    /// HEVC (libx265, CRF 28, preset `veryfast`, one thread pool of one) in Matroska.
+    /// HEVC (libx265, CRF 28, preset `veryfast` with rd=1, one thread pool of one) in Matroska.
     case hevc
 
     /// libavcodec encoder name.
@@ -176,8 +176,12 @@ public final class VideoWriter {
             try writerSetOption(ctx, "preset", "veryfast", path: path)
             try writerSetOption(ctx, "crf", "28", path: path)
             // x265 logs through its own printf and runs its own thread pools unless told not to.
+            // rd=1: x265 3.5 (Debian 12) at veryfast's rd=2 corrupts some B-frames of flat,
+            // near-black or saturated content (a [10,10,10] frame after a white one decodes as
+            // [255,3,255]; the ffmpeg CLI alone does the same; seen on an AMD EPYC host). rd=1
+            // keeps B-frames (the decoder's reordering stays exercised) and encodes them right.
             let threads = max(1, options.threads)
-            try writerSetOption(ctx, "x265-params", "log-level=error:pools=\(threads):frame-threads=\(threads)", path: path)
+            try writerSetOption(ctx, "x265-params", "log-level=error:pools=\(threads):frame-threads=\(threads):rd=1", path: path)
         case .mpeg4, .mjpeg:
             ctx.pointee.flags |= Int32(AV_CODEC_FLAG_QSCALE)
             ctx.pointee.global_quality = 4 * FF_QP2LAMBDA
