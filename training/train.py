@@ -11,6 +11,7 @@ it to another class, and the label is mapped with it:
 
     horizontal flip   left <-> right,   rotate_cw <-> rotate_ccw
     vertical flip     up <-> down,      rotate_cw <-> rotate_ccw
+    transpose         left <-> up, right <-> down, rotate_cw <-> rotate_ccw   (square clips)
     time reversal     left <-> right, up <-> down, zoom_in <-> zoom_out, rotate_cw <-> rotate_ccw
     colour            channel permutation, inversion, brightness/contrast jitter (no label change)
 
@@ -100,6 +101,9 @@ class Augmenter:
         self.vflip = swap_table(names, [("up", "down"), ("rotate_cw", "rotate_ccw")])
         self.reverse = swap_table(names, [("left", "right"), ("up", "down"), ("zoom_in", "zoom_out"),
                                           ("rotate_cw", "rotate_ccw")])
+        # Transpose (a reflection in the main diagonal; square clips only) maps motion towards the
+        # left edge to motion towards the top, and turns clockwise into counter-clockwise.
+        self.transpose = swap_table(names, [("left", "up"), ("right", "down"), ("rotate_cw", "rotate_ccw")])
 
     def __call__(self, clips: np.ndarray, labels: np.ndarray):
         clips = clips.copy()
@@ -113,6 +117,8 @@ class Augmenter:
                 c, labels[i] = c[:, ::-1], self.vflip[labels[i]]
             if r.random() < 0.5:
                 c, labels[i] = c[::-1], self.reverse[labels[i]]
+            if c.shape[1] == c.shape[2] and r.random() < 0.5:
+                c, labels[i] = c.transpose(0, 2, 1, 3), self.transpose[labels[i]]
             c = c[..., r.permutation(3)]
             if r.random() < 0.3:
                 c = 255 - c

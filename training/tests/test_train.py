@@ -57,25 +57,32 @@ def test_augmentations_map_labels_with_the_pixels():
     assert aug.hflip[L] == R and aug.hflip[R] == L
     assert aug.vflip[L] == L and aug.vflip[names.index("up")] == names.index("down")
     assert aug.reverse[names.index("zoom_in")] == names.index("zoom_out")
-    for table in (aug.hflip, aug.vflip, aug.reverse):
+    U, D = names.index("up"), names.index("down")
+    assert aug.transpose[L] == U and aug.transpose[R] == D and aug.transpose[U] == L
+    assert aug.transpose[names.index("rotate_cw")] == names.index("rotate_ccw")
+    for table in (aug.hflip, aug.vflip, aug.reverse, aug.transpose):
         assert sorted(table.tolist()) == list(range(len(names)))          # a permutation
         assert table[names.index("static")] == names.index("static")
         assert table[names.index("blink")] == names.index("blink")
-    # A 'left' clip flipped horizontally must move right: check on the pixels themselves.
-    pixels, labels = toy_motion_set(30, seed=2)
+    # A 'left' clip flipped horizontally must move right, transposed must move up: check on the
+    # pixels themselves.
+    pixels, labels = toy_motion_set(60, seed=2)
     out, out_labels = aug(pixels, labels)
+    seen = set()
     for clip, lab in zip(out, out_labels):
         lum = clip.astype(np.float32).mean(-1)                            # [T,H,W]
         # The object is what differs from the background (the frame's median), whatever the
         # colour augmentations did to either.
-        xs = [np.nonzero((np.abs(f - np.median(f)) > 40).any(0))[0].mean() for f in (lum[0], lum[-1])]
-        dx = xs[1] - xs[0]
-        if names[lab] == "left":
-            assert dx < 0
-        elif names[lab] == "right":
-            assert dx > 0
-        else:
-            assert abs(dx) < 1e-6
+        def centre(f):
+            mask = np.abs(f - np.median(f)) > 40
+            return np.nonzero(mask.any(0))[0].mean(), np.nonzero(mask.any(1))[0].mean()
+        (x0, y0), (x1, y1) = centre(lum[0]), centre(lum[-1])
+        dx, dy = x1 - x0, y1 - y0
+        name = names[lab]
+        seen.add(name)
+        assert (dx < 0) == (name == "left") and (dx > 0) == (name == "right"), (name, dx, dy)
+        assert (dy < 0) == (name == "up") and (dy > 0) == (name == "down"), (name, dx, dy)
+    assert {"left", "right", "up", "down", "static"} <= seen
 
 
 def test_derive_takes_middle_frames_and_box_filters():
