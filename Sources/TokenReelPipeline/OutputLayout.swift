@@ -29,7 +29,7 @@ public struct OutputLayout: Sendable {
     public static func writeAtomically(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(hostTag)-\(getpid())-\(UInt32.random(in: 0 ... .max))")
         let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw posixError("create", tmp.path) }
         var ok = false
@@ -46,6 +46,44 @@ public struct OutputLayout: Sendable {
         close(fd)
         guard rename(tmp.path, url.path) == 0 else { throw posixError("rename", url.path) }
         ok = true
+    }
+
+    /// Removes the temporary files that runs killed mid-write (SIGKILL, power loss) left under
+    /// the output root: `.<name>.tmp-<host>-<pid>-<n>` written on this host by a process that no
+    /// longer exists. Files of a live process (another shard writing into the same directory) and
+    /// of other hosts (shards sharing the directory over a network file system) are left alone.
+    /// Returns the relative paths removed.
+    @discardableResult
+    public func removeStaleTemporaries() -> [String] {
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        var removed: [String] = []
+        for case let url as URL in walker {
+            guard let owner = OutputLayout.temporaryOwner(url.lastPathComponent), owner.host == OutputLayout.hostTag,
+                  !OutputLayout.processExists(owner.pid) else { continue }
+            if unlink(url.path) == 0 { removed.append(String(url.standardizedFileURL.path.dropFirst(root.path.count + 1))) }
+        }
+        return removed.sorted()
+    }
+
+    /// This host's name as temporary file names carry it (characters other than letters, digits
+    /// and dots dropped).
+    public static let hostTag: String = {
+        var buf = [CChar](repeating: 0, count: 256)
+        let name = gethostname(&buf, buf.count) == 0 ? String(cString: buf) : "host"
+        let kept = name.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "." }
+        return kept.isEmpty ? "host" : String(String.UnicodeScalarView(kept))
+    }()
+
+    /// Host and pid in a name `writeAtomically` gives its temporary files, or nil for any other name.
+    static func temporaryOwner(_ name: String) -> (host: String, pid: pid_t)? {
+        guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards) else { return nil }
+        let parts = name[marker.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, let pid = pid_t(parts[1]), pid > 0, UInt32(parts[2]) != nil else { return nil }
+        return (String(parts[0]), pid)
+    }
+
+    private static func processExists(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
     }
 
     private static func posixError(_ call: String, _ path: String) -> Error {

@@ -68,6 +68,10 @@ public final class RunSession<Decoder: VideoDecoding, Model: ClipModel>: @unchec
         logger.info("inputs", metadata: ["discovered": "\(all.count)", "shard": "\(shard)", "in_shard": "\(mine.count)",
                                          "reused": "\(reused.count)", "to_do": "\(todo.count)"])
         try FileManager.default.createDirectory(at: layout.root, withIntermediateDirectories: true)
+        let stale = layout.removeStaleTemporaries()
+        if !stale.isEmpty {
+            logger.notice("removed temporary files of an interrupted run", metadata: ["count": "\(stale.count)", "first": "\(stale[0])"])
+        }
 
         let encoder = OutputLayout.encoder(pretty: true)
         let state = Locked((entries: reused.map(ManifestEntry.init), done: 0, failures: 0, clips: 0, writeErrors: 0))

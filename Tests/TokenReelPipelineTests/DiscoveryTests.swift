@@ -62,6 +62,33 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertEqual(OutputLayout(root: root).resultURL(for: "a/x.mp4").path, root.appendingPathComponent("a/x.mp4.json").path)
     }
 
+    /// A run killed mid-write leaves `.<name>.tmp-<host>-<pid>-<n>`; the next run removes those
+    /// of dead processes on this host only (a shard still writing into the same directory, here or
+    /// on another host, keeps its files).
+    func testStaleTemporariesOfDeadProcessesAreRemoved() throws {
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = finished.processIdentifier, alive = getpid(), host = OutputLayout.hostTag
+        let files = ["a/.x.mp4.json.tmp-\(host)-\(dead)-17", ".summary.json.tmp-\(host)-\(dead)-4",
+                     "a/.y.mp4.json.tmp-\(host)-\(alive)-9", "a/.w.mp4.json.tmp-other.host-\(dead)-9",
+                     "a/x.mp4.json", "a/.notes.tmp-\(host)-abc-1", "b/.z.tmp-\(dead)-3"]
+        for f in files {
+            let url = root.appendingPathComponent(f)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data("{}".utf8).write(to: url)
+        }
+        XCTAssertEqual(OutputLayout(root: root).removeStaleTemporaries(),
+                       [".summary.json.tmp-\(host)-\(dead)-4", "a/.x.mp4.json.tmp-\(host)-\(dead)-17"])
+        for f in files.dropFirst(2) { XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent(f).path), f) }
+        // The names writeAtomically gives are the names this reads.
+        let owner = OutputLayout.temporaryOwner(".c.json.tmp-\(host)-42-7")
+        XCTAssertEqual(owner?.host, host); XCTAssertEqual(owner?.pid, 42)
+        XCTAssertNil(OutputLayout.temporaryOwner("c.json.tmp-h-42-7"))
+        XCTAssertNil(OutputLayout.temporaryOwner(".c.json.tmp-42-7"))
+    }
+
     func testBoundedQueueBlocksBatchesAndDrains() {
         let q = BoundedQueue<Int>(capacity: 3)
         for i in 0 ..< 3 { XCTAssertTrue(q.push(i)) }

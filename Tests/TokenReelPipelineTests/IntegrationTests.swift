@@ -239,7 +239,17 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(r.status, SIGKILL)
         let partial = try results(killed)   // fails on any file that does not parse
         XCTAssertLessThan(partial.count, 48)
+        // What a writer killed between create and rename leaves (the killed run may or may not have
+        // left one itself): the re-run removes it, since its process is gone.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let planted = killed.appendingPathComponent(".planted.mp4.json.tmp-\(OutputLayout.hostTag)-\(gone.processIdentifier)-1")
+        try Data("{".utf8).write(to: planted)
         XCTAssertEqual(try run(many, killed).status, 0)
         assertSameResults(try results(reference), try results(killed))
+        let left = FileManager.default.enumerator(atPath: killed.path)?.compactMap { $0 as? String }.filter { $0.contains(".tmp-") }
+        XCTAssertEqual(left, [])
     }
 }
