@@ -101,6 +101,24 @@ final class ScatterChartTests: XCTestCase {
         XCTAssertEqual(canvas.pixel(x: end.x + 3 + 3 + 2, y: top), .black)
     }
 
+    func testLabelsOfNearbyPointsDoNotOverlap() {
+        typealias R = ScatterChart.LabelRequest
+        let bounds = ScatterChart.LabelBox(x: 0, y: 0, width: 200, height: 100)
+        // Two points 2 px apart (the sweep's t=0.52 and t=0.6): the second label moves below.
+        let two = ScatterChart.placeLabels([R(x: 50, y: 50, width: 30, height: 7, clearance: 5),
+                                            R(x: 52, y: 51, width: 30, height: 7, clearance: 5)], within: bounds)
+        XCTAssertEqual(two[0], .init(x: 55, y: 38, width: 30, height: 7))       // above right
+        XCTAssertEqual(two[1], .init(x: 57, y: 56, width: 30, height: 7))       // below right
+        // Near the right edge, left of the point; a fifth label with every place taken is left out.
+        let edge = ScatterChart.placeLabels([R(x: 190, y: 50, width: 30, height: 7, clearance: 5)], within: bounds)
+        XCTAssertEqual(edge[0], .init(x: 155, y: 38, width: 30, height: 7))
+        let crowd = ScatterChart.placeLabels(Array(repeating: R(x: 100, y: 50, width: 30, height: 7, clearance: 5), count: 5), within: bounds)
+        XCTAssertEqual(crowd.compactMap { $0 }.count, 4)
+        XCTAssertNil(crowd[4])
+        let boxes = crowd.compactMap { $0 }
+        for (i, a) in boxes.enumerated() { for b in boxes[(i + 1)...] { XCTAssertFalse(a.overlaps(b)) } }
+    }
+
     func testEveryMarkerDrawsItsCentreAndTheLegend() throws {
         var chart = ScatterChart(title: "markers", x: .init(title: "x", range: 0 ... 6), y: .init(title: "y", range: 0 ... 1), width: 500, height: 300)
         chart.series = ScatterChart.Marker.allCases.enumerated().map { i, m in
