@@ -139,18 +139,19 @@ public struct ScatterChart: Sendable {
                 canvas.line(pa.x, pa.y, pb.x, pb.y, c, thickness: 2)
             }
         }
-        var labels: [(text: String, x: Int, y: Int, clearance: Int)] = []
+        var labels: [(text: String, request: LabelRequest)] = []
+        let th = Canvas.textHeight(scale: Self.labelScale)
         for (s, c) in zip(series, colours) {
             for p in s.points where inside(p) {
                 let at = l.pixel(x: p.x, y: p.y)
                 Self.drawMarker(s.marker, x: at.x, y: at.y, radius: s.markerRadius, c, on: &canvas)
-                if let label = p.label { labels.append((label, at.x, at.y, s.markerRadius + 3)) }
+                if let text = p.label {
+                    labels.append((text, LabelRequest(x: at.x, y: at.y, width: Canvas.textWidth(text, scale: Self.labelScale),
+                                                      height: th, radius: s.markerRadius)))
+                }
             }
         }
-        let th = Canvas.textHeight(scale: Self.labelScale)
-        let boxes = Self.placeLabels(labels.map { .init(x: $0.x, y: $0.y, width: Canvas.textWidth($0.text, scale: Self.labelScale),
-                                                        height: th, clearance: $0.clearance) },
-                                     within: LabelBox(x: 0, y: 0, width: width, height: height))
+        let boxes = Self.placeLabels(labels.map(\.request), within: LabelBox(x: 0, y: 0, width: width, height: height))
         for (label, box) in zip(labels, boxes) {
             if let box { canvas.text(label.text, x: box.x, y: box.y, scale: Self.labelScale, .black) }
         }
@@ -169,21 +170,21 @@ public struct ScatterChart: Sendable {
         }
     }
 
-    /// A point's label to place: its anchor (the point's pixel), text size, and the distance to
-    /// keep from the anchor (the marker's radius plus a gap).
+    /// A point's label to place: its anchor (the point's pixel), text size, and the marker's radius.
     struct LabelRequest {
-        var x: Int, y: Int, width: Int, height: Int, clearance: Int
+        var x: Int, y: Int, width: Int, height: Int, radius: Int
     }
 
-    /// Greedy placement in order: each label goes above right of its point, else below right,
-    /// above left, below left, whichever first overlaps no label placed before it and stays
-    /// within `bounds`; a label with no such place is left out (nil) rather than drawn over
-    /// another, since two overlapping labels are both unreadable.
+    /// Greedy placement in order: each label goes above right of its point (beside the marker, 3 px
+    /// to its right, its bottom at the marker's top), else below right, above left, below left,
+    /// whichever first overlaps no label placed before it and stays within `bounds`; a label with
+    /// no such place is left out (nil) rather than drawn over another, since two overlapping
+    /// labels are both unreadable.
     static func placeLabels(_ requests: [LabelRequest], within bounds: LabelBox) -> [LabelBox?] {
         var placed: [LabelBox] = []
         return requests.map { r in
-            let right = r.x + r.clearance, left = r.x - r.clearance - r.width
-            let above = r.y - r.clearance - r.height, below = r.y + r.clearance
+            let right = r.x + r.radius + 3, left = r.x - r.radius - 3 - r.width
+            let above = r.y - r.radius - r.height, below = r.y + r.radius
             let candidates = [(right, above), (right, below), (left, above), (left, below)]
                 .map { LabelBox(x: $0.0, y: $0.1, width: r.width, height: r.height) }
             guard let box = candidates.first(where: { c in bounds.contains(c) && !placed.contains(where: c.overlaps) }) else { return nil }

@@ -105,14 +105,14 @@ final class ScatterChartTests: XCTestCase {
         typealias R = ScatterChart.LabelRequest
         let bounds = ScatterChart.LabelBox(x: 0, y: 0, width: 200, height: 100)
         // Two points 2 px apart (the sweep's t=0.52 and t=0.6): the second label moves below.
-        let two = ScatterChart.placeLabels([R(x: 50, y: 50, width: 30, height: 7, clearance: 5),
-                                            R(x: 52, y: 51, width: 30, height: 7, clearance: 5)], within: bounds)
-        XCTAssertEqual(two[0], .init(x: 55, y: 38, width: 30, height: 7))       // above right
-        XCTAssertEqual(two[1], .init(x: 57, y: 56, width: 30, height: 7))       // below right
+        let two = ScatterChart.placeLabels([R(x: 50, y: 50, width: 30, height: 7, radius: 2),
+                                            R(x: 52, y: 51, width: 30, height: 7, radius: 2)], within: bounds)
+        XCTAssertEqual(two[0], .init(x: 55, y: 41, width: 30, height: 7))       // above right
+        XCTAssertEqual(two[1], .init(x: 57, y: 53, width: 30, height: 7))       // below right
         // Near the right edge, left of the point; a fifth label with every place taken is left out.
-        let edge = ScatterChart.placeLabels([R(x: 190, y: 50, width: 30, height: 7, clearance: 5)], within: bounds)
-        XCTAssertEqual(edge[0], .init(x: 155, y: 38, width: 30, height: 7))
-        let crowd = ScatterChart.placeLabels(Array(repeating: R(x: 100, y: 50, width: 30, height: 7, clearance: 5), count: 5), within: bounds)
+        let edge = ScatterChart.placeLabels([R(x: 190, y: 50, width: 30, height: 7, radius: 2)], within: bounds)
+        XCTAssertEqual(edge[0], .init(x: 155, y: 41, width: 30, height: 7))
+        let crowd = ScatterChart.placeLabels(Array(repeating: R(x: 100, y: 50, width: 30, height: 7, radius: 2), count: 5), within: bounds)
         XCTAssertEqual(crowd.compactMap { $0 }.count, 4)
         XCTAssertNil(crowd[4])
         let boxes = crowd.compactMap { $0 }
