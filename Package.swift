@@ -6,7 +6,7 @@
 //   tokenreel (CLI) -> TokenReelPipeline -> { TokenReelMedia, TokenReelModel }
 //   TokenReelSynth  -> TokenReelMedia (encoding only)
 //   TokenReelMedia  -> CFFmpeg, CFFmpegShims          (knows nothing of models)
-//   TokenReelModel  -> CBLAS                          (knows nothing of FFmpeg)
+//   TokenReelModel  -> CBLAS, CKernels                (knows nothing of FFmpeg)
 import PackageDescription
 
 let package = Package(
@@ -39,7 +39,10 @@ let package = Package(
         ),
 
         .target(name: "TokenReelMedia", dependencies: ["CFFmpeg", "CFFmpegShims"]),
-        .target(name: "TokenReelModel", dependencies: ["CBLAS"]),
+        // GELU, softmax, LayerNorm and friends in C, built for baseline x86-64 and for AVX2 + FMA,
+        // chosen at run time (Swift has no per-function target attributes).
+        .target(name: "CKernels"),
+        .target(name: "TokenReelModel", dependencies: ["CBLAS", "CKernels"]),
         .target(
             name: "TokenReelPipeline",
             dependencies: [

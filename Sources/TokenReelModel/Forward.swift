@@ -141,8 +141,8 @@ extension VideoModel {
         let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
         BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
-            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d)
-            Kernels.addBias(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
+            Kernels.fillRows(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
+            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d, beta: 1)
         }
         BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { t, r0, r1 in
             let scores = s.scores + t * scoresPerThread
@@ -167,8 +167,9 @@ extension VideoModel {
             BLAS.gemm(nr, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, xr, ldc: d, beta: 1)
             Kernels.addBias(xr, rows: nr, cols: d, p.out.bias)
             Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
-            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m)
-            Kernels.addBiasGELU(hr, rows: nr, cols: m, p.fc1.bias)
+            Kernels.fillRows(hr, rows: nr, cols: m, p.fc1.bias)
+            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m, beta: 1)
+            Kernels.addBiasGELU(hr, rows: nr, cols: m, nil)
             BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
             Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
         }
@@ -189,8 +190,8 @@ extension VideoModel {
         let cls = c.classifier == .token
         BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
-            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d)
-            Kernels.addBias(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
+            Kernels.fillRows(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
+            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d, beta: 1)
         }
         s.keepScores.update(repeating: 0, count: s.threads * rows)
         BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { t, r0, r1 in
@@ -241,8 +242,9 @@ extension VideoModel {
         BLAS.parallel(b * k, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
             Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
-            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m)
-            Kernels.addBiasGELU(hr, rows: nr, cols: m, p.fc1.bias)
+            Kernels.fillRows(hr, rows: nr, cols: m, p.fc1.bias)
+            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m, beta: 1)
+            Kernels.addBiasGELU(hr, rows: nr, cols: m, nil)
             BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
             Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
         }
@@ -281,13 +283,13 @@ extension VideoModel {
             assert(pp == c.positionsPerSlice, "TokenLearner v1.0 needs the full grid")
             Kernels.layerNorm(x, s.y, rows: rows, cols: d, scale: ln.scale, bias: ln.bias, eps: c.layerNormEpsilon)
             conv3x3(s.y, groups: g, cin: d, convs[0], cout: st, into: s.mask, s)
-            Kernels.map(s.mask, rows * st, Kernels.gelu8)
+            Kernels.gelu(s.mask, rows * st)
             conv3x3(s.mask, groups: g, cin: st, convs[1], cout: st, into: s.maskT, s)
-            Kernels.map(s.maskT, rows * st, Kernels.gelu8)
+            Kernels.gelu(s.maskT, rows * st)
             conv3x3(s.maskT, groups: g, cin: st, convs[2], cout: st, into: s.mask, s)
-            Kernels.map(s.mask, rows * st, Kernels.gelu8)
+            Kernels.gelu(s.mask, rows * st)
             conv3x3(s.mask, groups: g, cin: st, convs[3], cout: st, into: s.maskT, s)
-            Kernels.map(s.maskT, rows * st, Kernels.sigmoid8)
+            Kernels.sigmoid(s.maskT, rows * st)
             for gi in 0 ..< g {   // sum pooling: out_g [S, D] = mask_g^T [S, P] @ x_g [P, D]
                 BLAS.gemm(st, d, pp, s.maskT + gi * pp * st, lda: st, transA: true, x + gi * pp * d, ldb: d, out + gi * st * d, ldc: d)
             }
@@ -338,7 +340,7 @@ extension VideoModel {
         normMLP(x, rows: g * pp, p.ln0, p.fc1, p.fc2, into: s.mask, s)
         BLAS.parallel(g, parts: s.threads, minimum: Self.minimumSlicesPerThread) { _, g0, g1 in
             for gi in g0 ..< g1 {
-                Kernels.map(s.mask + gi * pp * st, pp * st, Kernels.sigmoid8)
+                Kernels.sigmoid(s.mask + gi * pp * st, pp * st)
                 BLAS.gemm(pp, d, st, s.mask + gi * pp * st, lda: st, tokens + gi * st * d, ldb: d, x + gi * pp * d, ldc: d, beta: 1)
             }
         }
@@ -367,7 +369,7 @@ extension VideoModel {
         var features = s.pooled
         if let pre = params.preLogits {
             dense(s.pooled, rows: b, pre, into: s.pooled2)
-            Kernels.map(s.pooled2, b * pre.outDim, Kernels.tanh8)
+            Kernels.tanh(s.pooled2, b * pre.outDim)
             features = s.pooled2
         }
         dense(features, rows: b, params.head, into: out)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import TokenReelModel
 
@@ -40,8 +41,12 @@ struct ModelRunCommand: ParsableCommand {
     @Option(name: .long, help: "BLAS threads.")
     var threads: Int = 1
 
+    @Option(name: .long, help: "Run the forward pass this many times (for profiling) and print the median time.")
+    var `repeat`: Int = 1
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
     }
 
     func run() throws {
@@ -50,7 +55,21 @@ struct ModelRunCommand: ParsableCommand {
             let model = try VideoModel.load(contentsOf: URL(fileURLWithPath: weights))
             let clips = try Npy.readFloat32(URL(fileURLWithPath: input))
             try model.checkInput(shape: clips.shape, source: input)
-            let logits = model.logits(clips, workspace: model.makeWorkspace())
+            let workspace = model.makeWorkspace()
+            var logits = model.logits(clips, workspace: workspace)
+            if `repeat` > 1 {
+                var times = [Double]()
+                for _ in 1 ..< `repeat` {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    logits = model.logits(clips, workspace: workspace)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                }
+                times.sort()
+                let median = times[times.count / 2], b = clips.shape.count == 5 ? clips.shape[0] : 1
+                FileHandle.standardError.write(Data(String(
+                    format: "%d timed runs after a warm-up: median %.4f s = %.2f clips/s, %.1f GFLOP/s\n",
+                    times.count, median, Double(b) / median, Double(b * model.flopsPerClip) / median / 1e9).utf8))
+            }
             try Npy.write(logits, to: URL(fileURLWithPath: output))
             FileHandle.standardError.write(Data("wrote logits \(logits.shape) to \(output)\n".utf8))
         } catch {

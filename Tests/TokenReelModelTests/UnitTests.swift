@@ -3,34 +3,102 @@ import XCTest
 
 /// Kernels against scalar definitions, and the small file formats.
 final class UnitTests: XCTestCase {
-    func testVectorExpAgainstFoundation() {
-        var worst: Float = 0
-        for i in stride(from: -87.0 as Float, through: 88, by: 0.37) {
-            let v = Kernels.exp8(F8(repeating: i))[0]
-            worst = max(worst, abs(v - Foundation.exp(i)) / Foundation.exp(i))
+    /// Runs `body` once with each kernel build this machine has (the baseline, and AVX2 + FMA
+    /// where supported), naming the build in failures.
+    private func forEachKernelBuild(_ body: (String) throws -> Void) rethrows {
+        defer { Kernels.useGeneric(false) }
+        var seen = Set<String>()
+        for generic in [true, false] {
+            let isa = Kernels.useGeneric(generic)
+            if seen.insert(isa).inserted { try body(isa) }
         }
-        XCTAssertLessThan(worst, 5e-7)
-        XCTAssertEqual(Kernels.exp8(F8(repeating: -1000))[0], 0, accuracy: 1e-37)
+        XCTAssertEqual(Kernels.isa, Kernels.useGeneric(false))
     }
 
-    func testGELUAndSigmoidAgainstDefinitions() {
-        for x in stride(from: -8.0 as Float, through: 8, by: 0.25) {
-            let gelu = 0.5 * x * (1 + Foundation.tanh(0.797_884_56 * (x + 0.044_715 * x * x * x)))
-            XCTAssertEqual(Kernels.gelu8(F8(repeating: x))[3], gelu, accuracy: 1e-6 * max(1, abs(x)))
-            XCTAssertEqual(Kernels.sigmoid8(F8(repeating: x))[5], 1 / (1 + Foundation.exp(-x)), accuracy: 1e-6)
+    private func applied(_ xs: [Float], _ f: (UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
+        var v = xs
+        v.withUnsafeMutableBufferPointer { f($0.baseAddress!, $0.count) }
+        return v
+    }
+
+    func testVectorExpAgainstFoundation() {
+        let xs = Array(stride(from: -87.0 as Float, through: 88, by: 0.37)) + [-1000, 1000]
+        forEachKernelBuild { isa in
+            let e = applied(xs, Kernels.exp)
+            var worst: Float = 0
+            for (x, v) in zip(xs, e) where abs(x) < 100 { worst = max(worst, abs(v - Foundation.exp(x)) / Foundation.exp(x)) }
+            XCTAssertLessThan(worst, 5e-7, isa)
+            XCTAssertEqual(e[e.count - 2], 0, accuracy: 1e-37, isa)
+            XCTAssertTrue(e[e.count - 1].isFinite && e[e.count - 1] > 1e38, isa)
+        }
+    }
+
+    func testGELUSigmoidTanhAgainstDefinitions() {
+        let xs = Array(stride(from: -12.0 as Float, through: 12, by: 0.05))   // 481 values: vectors and a tail
+        forEachKernelBuild { isa in
+            let gelu = applied(xs, Kernels.gelu), sigmoid = applied(xs, Kernels.sigmoid), tanh = applied(xs, Kernels.tanh)
+            for (i, x) in xs.enumerated() {
+                let d = Double(x)
+                let g = 0.5 * d * (1 + Foundation.tanh(0.797_884_560_802_865_4 * (d + 0.044_715 * d * d * d)))
+                XCTAssertEqual(Double(gelu[i]), g, accuracy: 1e-6 * max(1, abs(d)), "\(isa) gelu(\(x))")
+                XCTAssertEqual(Double(sigmoid[i]), 1 / (1 + Foundation.exp(-d)), accuracy: 1e-6, "\(isa) sigmoid(\(x))")
+                XCTAssertEqual(Double(tanh[i]), Foundation.tanh(d), accuracy: 1e-6, "\(isa) tanh(\(x))")
+            }
         }
     }
 
     func testLayerNormAndSoftmax() {
-        var x: [Float] = (0 ..< 21).map { Float($0) * 0.5 - 3 }
-        let scale = [Float](repeating: 2, count: 21), bias = [Float](repeating: 1, count: 21)
-        var y = [Float](repeating: 0, count: 21)
-        Kernels.layerNorm(x, &y, rows: 1, cols: 21, scale: scale, bias: bias, eps: 1e-6)
-        let mean = x.reduce(0, +) / 21, sd = (x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 21 + 1e-6).squareRoot()
-        for i in 0 ..< 21 { XCTAssertEqual(y[i], (x[i] - mean) / sd * 2 + 1, accuracy: 1e-5) }
-        Kernels.softmaxRows(&x, rows: 1, cols: 21, ld: 21)
-        XCTAssertEqual(x.reduce(0, +), 1, accuracy: 1e-6)
-        XCTAssertEqual(x[20] / x[19], Foundation.exp(0.5), accuracy: 1e-5)
+        forEachKernelBuild { isa in
+            var x: [Float] = (0 ..< 21).map { Float($0) * 0.5 - 3 }
+            let scale = [Float](repeating: 2, count: 21), bias = [Float](repeating: 1, count: 21)
+            var y = [Float](repeating: 0, count: 21)
+            Kernels.layerNorm(x, &y, rows: 1, cols: 21, scale: scale, bias: bias, eps: 1e-6)
+            let mean = x.reduce(0, +) / 21, sd = (x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 21 + 1e-6).squareRoot()
+            for i in 0 ..< 21 { XCTAssertEqual(y[i], (x[i] - mean) / sd * 2 + 1, accuracy: 1e-5, isa) }
+            Kernels.softmaxRows(&x, rows: 1, cols: 21, ld: 21)
+            XCTAssertEqual(x.reduce(0, +), 1, accuracy: 1e-6, isa)
+            XCTAssertEqual(x[20] / x[19], Foundation.exp(0.5), accuracy: 1e-5, isa)
+        }
+    }
+
+    /// The two builds give the same rows (to rounding: FMA contracts some products) on random
+    /// matrices whose widths leave tails, and the row kernels respect their leading dimension.
+    func testKernelBuildsAgree() {
+        var state: UInt64 = 7
+        func random() -> Float { state = state &* 6_364_136_223_846_793_005 &+ 1; return Float(Int64(bitPattern: state >> 11) % 2000) / 250 - 4 }
+        let rows = 5, cols = 37, ld = 45
+        let x = (0 ..< rows * ld).map { _ in random() }
+        let bias = (0 ..< cols).map { _ in random() }, scale = (0 ..< cols).map { _ in random() }
+        func run() -> [[Float]] {
+            var softmax = x, gelu = Array(x.prefix(rows * cols)), plain = gelu, added = gelu, norm = [Float](repeating: 0, count: rows * cols)
+            Kernels.softmaxRows(&softmax, rows: rows, cols: cols, ld: ld)
+            Kernels.addBiasGELU(&gelu, rows: rows, cols: cols, bias)
+            Kernels.addBiasGELU(&plain, rows: rows, cols: cols, nil)
+            Kernels.addBias(&added, rows: rows, cols: cols, bias)
+            Kernels.layerNorm(x, &norm, rows: rows, cols: cols, scale: scale, bias: bias, eps: 1e-6)
+            var filled = [Float](repeating: 0, count: rows * cols)
+            Kernels.fillRows(&filled, rows: rows, cols: cols, bias)
+            return [softmax, gelu, plain, added, norm, filled]
+        }
+        Kernels.useGeneric(true)
+        let generic = run()
+        Kernels.useGeneric(false)
+        let best = run()
+        for (name, (a, b)) in zip(["softmax", "gelu+bias", "gelu", "bias", "layernorm", "fill"], zip(generic, best)) {
+            for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5 * max(1, abs(a[i])), "\(name)[\(i)]") }
+        }
+        let (softmax, gelu, plain, added, _, filled) = (generic[0], generic[1], generic[2], generic[3], generic[4], generic[5])
+        for r in 0 ..< rows {
+            XCTAssertEqual(softmax[r * ld ..< r * ld + cols].reduce(0, +), 1, accuracy: 1e-5)
+            XCTAssertEqual(Array(softmax[r * ld + cols ..< (r + 1) * ld]), Array(x[r * ld + cols ..< (r + 1) * ld]), "softmax wrote past its row")
+            for c in 0 ..< cols {
+                let v = x[r * cols + c], i = r * cols + c
+                XCTAssertEqual(added[i], v + bias[c])
+                XCTAssertEqual(filled[i], bias[c])
+                XCTAssertEqual(gelu[i], applied([v + bias[c]], Kernels.gelu)[0], accuracy: 1e-6 * max(1, abs(gelu[i])))
+                XCTAssertEqual(plain[i], applied([v], Kernels.gelu)[0], accuracy: 1e-6 * max(1, abs(plain[i])))
+            }
+        }
     }
 
     func testSHA256KnownVectors() {

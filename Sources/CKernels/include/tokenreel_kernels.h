@@ -1,0 +1,48 @@
+// Element-wise and row-wise float32 kernels of the model that BLAS does not cover (GELU, softmax,
+// LayerNorm, bias, sigmoid, tanh, exp), compiled twice from one source (kernels_impl.h): for
+// baseline x86-64 and for AVX2 + FMA. The first call picks the AVX2 build when the CPU and the OS
+// support it (TOKENREEL_KERNELS=generic in the environment forces the baseline build).
+//
+// Matrices are row-major: `rows` rows of `cols` values, consecutive rows `ld` floats apart where
+// a leading dimension is given, else `cols`. Every function works in place unless it names an
+// output; `out` may equal `x`.
+#ifndef TOKENREEL_KERNELS_H
+#define TOKENREEL_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// x[i] = e^x[i] (about 1 ulp for x in [-87, 88], saturating outside).
+void trk_exp(float *x, long count);
+/// x[i] = 1 / (1 + e^-x[i]).
+void trk_sigmoid(float *x, long count);
+/// x[i] = tanh(x[i]) (about 2e-7 absolute).
+void trk_tanh(float *x, long count);
+/// x[i] = GELU(x[i]), tanh approximation (jax.nn.gelu(approximate=True)).
+void trk_gelu(float *x, long count);
+
+/// Every row of x [rows, cols] += bias [cols].
+void trk_add_bias(float *x, long rows, long cols, const float *bias);
+/// Every row of x [rows, cols] = GELU(row + bias); bias may be NULL (GELU only).
+void trk_add_bias_gelu(float *x, long rows, long cols, const float *bias);
+/// Every row of dst [rows, cols] = row [cols] (a bias to accumulate a matrix product onto).
+void trk_fill_rows(float *dst, long rows, long cols, const float *row);
+/// LayerNorm over each row as Flax computes it: var = max(0, E[x^2] - E[x]^2),
+/// out = (x - mean) * (rsqrt(var + eps) * scale) + bias.
+void trk_layer_norm(const float *x, float *out, long rows, long cols,
+                    const float *scale, const float *bias, float eps);
+/// Softmax of every row (cols values, rows ld apart): exp(x - max) / sum, in place.
+void trk_softmax_rows(float *x, long rows, long cols, long ld);
+
+/// The build in use: "avx2+fma" or "generic".
+const char *trk_kernels_isa(void);
+/// Switches to the baseline build (generic != 0) or back to the best one the CPU supports
+/// (for tests comparing the two). Returns the build now in use.
+const char *trk_kernels_select(int generic);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,147 @@
+// The kernels, written once with Clang/GCC vector extensions (8 floats) and included by
+// kernels_generic.c and kernels_avx2.c, which define KERNEL(name) to give each build its own
+// function names. Everything here is static; the two .c files export the tables dispatch.c uses.
+//
+// exp uses Cephes-style range reduction and a degree-6 polynomial: n = round(x / ln 2) from adding
+// 1.5 * 2^23 (the float's low mantissa bits then hold n) and 2^n built from those bits, so no lane
+// ever leaves the vector registers.
+#include <string.h>
+#include "tokenreel_kernels.h"
+#include "kernels_table.h"
+
+// The helpers below take and return 8-float vectors; in the baseline build that is not the AVX
+// calling convention, which only matters across a call boundary, and they are always inlined.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE v8f ld8(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
+INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+INLINE v8f splat(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
+INLINE float hsum(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+INLINE float hmax(v8f v) {
+    float m = v[0];
+    for (int i = 1; i < 8; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+/// The first n (< 8) values of p in a vector, the rest `fill`.
+INLINE v8f ld_part(const float *p, long n, float fill) {
+    v8f v = splat(fill);
+    for (long i = 0; i < n; i++) v[i] = p[i];
+    return v;
+}
+INLINE void st_part(float *p, long n, v8f v) { for (long i = 0; i < n; i++) p[i] = v[i]; }
+
+INLINE v8f vexp(v8f x) {
+    x = __builtin_elementwise_min(__builtin_elementwise_max(x, splat(-87.3f)), splat(88.3f));
+    const float magic = 12582912.0f;                        // 1.5 * 2^23
+    v8f t = x * 1.44269504f + magic;
+    v8f n = t - magic;                                      // round-to-nearest(x / ln 2)
+    v8f r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;                             // ln 2 = 0.693359375 - 2.12194440e-4
+    v8f p = splat(1.98756915e-4f);
+    p = p * r + 1.39819995e-3f;
+    p = p * r + 8.3334519e-3f;
+    p = p * r + 4.1665796e-2f;
+    p = p * r + 1.66666655e-1f;
+    p = p * r + 5.0000001e-1f;
+    p = p * r * r + r + 1.0f;
+    v8i bits = (v8i)t - 0x4B400000;                         // = n
+    v8i scale = (bits + 127) << 23;                         // 2^n
+    return p * (v8f)scale;
+}
+INLINE v8f vsigmoid(v8f x) { return 1.0f / (1.0f + vexp(-x)); }
+INLINE v8f vtanh(v8f x) { return 1.0f - 2.0f / (vexp(x + x) + 1.0f); }
+/// 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
+INLINE v8f vgelu(v8f x) {
+    v8f u2 = x * (1.59576912f + 0.0713548162f * (x * x));
+    return x / (1.0f + vexp(-u2));
+}
+
+#define MAP(fname, f)                                                 \
+    static void KERNEL(fname)(float *x, long count) {                 \
+        long i = 0;                                                   \
+        for (; i + 8 <= count; i += 8) st8(x + i, f(ld8(x + i)));     \
+        if (i < count) st_part(x + i, count - i, f(ld_part(x + i, count - i, 0)));  \
+    }
+MAP(exp, vexp)
+MAP(sigmoid, vsigmoid)
+MAP(tanh, vtanh)
+MAP(gelu, vgelu)
+
+static void KERNEL(add_bias)(float *x, long rows, long cols, const float *bias) {
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * cols;
+        long c = 0;
+        for (; c + 8 <= cols; c += 8) st8(row + c, ld8(row + c) + ld8(bias + c));
+        for (; c < cols; c++) row[c] += bias[c];
+    }
+}
+
+static void KERNEL(add_bias_gelu)(float *x, long rows, long cols, const float *bias) {
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * cols;
+        long c = 0;
+        if (bias) {
+            for (; c + 8 <= cols; c += 8) st8(row + c, vgelu(ld8(row + c) + ld8(bias + c)));
+            if (c < cols) st_part(row + c, cols - c, vgelu(ld_part(row + c, cols - c, 0) + ld_part(bias + c, cols - c, 0)));
+        } else {
+            for (; c + 8 <= cols; c += 8) st8(row + c, vgelu(ld8(row + c)));
+            if (c < cols) st_part(row + c, cols - c, vgelu(ld_part(row + c, cols - c, 0)));
+        }
+    }
+}
+
+static void KERNEL(fill_rows)(float *dst, long rows, long cols, const float *row) {
+    for (long r = 0; r < rows; r++) memcpy(dst + r * cols, row, (size_t)cols * sizeof(float));
+}
+
+static void KERNEL(layer_norm)(const float *x, float *out, long rows, long cols,
+                               const float *scale, const float *bias, float eps) {
+    const float inv = 1.0f / (float)cols;
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = out + r * cols;
+        v8f s = splat(0), s2 = splat(0);
+        long c = 0;
+        for (; c + 8 <= cols; c += 8) { v8f v = ld8(xr + c); s += v; s2 += v * v; }
+        float sum = hsum(s), sum2 = hsum(s2);
+        for (; c < cols; c++) { sum += xr[c]; sum2 += xr[c] * xr[c]; }
+        const float mean = sum * inv;
+        float var = sum2 * inv - mean * mean;
+        var = var > 0 ? var : 0;
+        const float rs = 1.0f / __builtin_sqrtf(var + eps);
+        for (c = 0; c + 8 <= cols; c += 8)
+            st8(yr + c, (ld8(xr + c) - mean) * (rs * ld8(scale + c)) + ld8(bias + c));
+        for (; c < cols; c++) yr[c] = (xr[c] - mean) * (rs * scale[c]) + bias[c];
+    }
+}
+
+static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
+    const long full = cols - cols % 8, tail = cols - full;
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * ld;
+        v8f mv = splat(-__builtin_inff());
+        for (long c = 0; c < full; c += 8) mv = __builtin_elementwise_max(mv, ld8(row + c));
+        if (tail) mv = __builtin_elementwise_max(mv, ld_part(row + full, tail, -__builtin_inff()));
+        const v8f m = splat(hmax(mv));
+        v8f acc = splat(0);
+        for (long c = 0; c < full; c += 8) { v8f e = vexp(ld8(row + c) - m); acc += e; st8(row + c, e); }
+        if (tail) {
+            v8f e = vexp(ld_part(row + full, tail, -__builtin_inff()) - m);   // padding: e^-inf = 0
+            acc += e;
+            st_part(row + full, tail, e);
+        }
+        const v8f inv = splat(1.0f / hsum(acc));
+        for (long c = 0; c < full; c += 8) st8(row + c, ld8(row + c) * inv);
+        if (tail) st_part(row + full, tail, ld_part(row + full, tail, 0) * inv);
+    }
+}
+
+const struct trk_table KERNEL(table) = {
+    KERNEL(exp), KERNEL(sigmoid), KERNEL(tanh), KERNEL(gelu), KERNEL(add_bias), KERNEL(add_bias_gelu),
+    KERNEL(fill_rows), KERNEL(layer_norm), KERNEL(softmax_rows),
+};
