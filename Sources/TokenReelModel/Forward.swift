@@ -136,42 +136,10 @@ extension VideoModel {
     /// thread's query rows, attention over all keys of their clip (all heads), the output
     /// projection, LN1 and the MLP, all row-local.
     func transformerBlock(_ p: BlockParams, x: UnsafeMutablePointer<Float>, batch b: Int, tokens n: Int, _ s: Scratch) {
-        let c = config, d = c.hiddenSize, rows = b * n, eps = c.layerNormEpsilon
-        let hd = c.numHeads, dh = c.headDim, ld = 3 * d, m = c.mlpDim
-        let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
-        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
-            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
-            Kernels.fillRows(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
-            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d, beta: 1)
-        }
-        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { t, r0, r1 in
-            let scores = s.scores + t * scoresPerThread
-            var r = r0
-            while r < r1 {
-                let bi = r / n, end = min(r1, (bi + 1) * n)
-                let base = s.qkv + bi * n * ld
-                for h in 0 ..< hd {
-                    let k = base + d + h * dh, v = base + 2 * d + h * dh
-                    var q0 = r - bi * n
-                    while q0 < end - bi * n {
-                        let mm = min(rb, end - bi * n - q0)
-                        BLAS.gemm(mm, n, dh, base + q0 * ld + h * dh, lda: ld, k, ldb: ld, transB: true, scores, ldc: n)
-                        Kernels.softmaxRows(scores, rows: mm, cols: n, ld: n)
-                        BLAS.gemm(mm, dh, n, scores, lda: n, v, ldb: ld, s.attn + (bi * n + q0) * d + h * dh, ldc: d)
-                        q0 += mm
-                    }
-                }
-                r = end
-            }
-            let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
-            BLAS.gemm(nr, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, xr, ldc: d, beta: 1)
-            Kernels.addBias(xr, rows: nr, cols: d, p.out.bias)
-            Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
-            Kernels.fillRows(hr, rows: nr, cols: m, p.fc1.bias)
-            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m, beta: 1)
-            Kernels.addBiasGELU(hr, rows: nr, cols: m, nil)
-            BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
-            Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
+        projectQKV(p, x: x, rows: b * n, s)
+        BLAS.parallel(b * n, parts: s.threads, minimum: Self.minimumRowsPerThread) { t, r0, r1 in
+            attend(p, x: x, rows: r0, r1, tokens: n, thread: t, s)
+            mlp(p, x: x, rows: r0, r1, s)
         }
     }
 
@@ -184,42 +152,11 @@ extension VideoModel {
     /// (temporal slices), each keeping k / groups of its own. Sums instead of means: the ranking
     /// is the same.
     func keepingBlock(_ p: BlockParams, x: UnsafeMutablePointer<Float>, batch b: Int, tokens n: Int, keep k: Int, groups: Int, _ s: Scratch) {
-        let c = config, d = c.hiddenSize, rows = b * n, eps = c.layerNormEpsilon
-        let hd = c.numHeads, dh = c.headDim, ld = 3 * d, m = c.mlpDim
-        let rb = min(s.rowBlock, n), scoresPerThread = s.rowBlock * c.inputTokens
-        let cls = c.classifier == .token
-        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
-            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
-            Kernels.fillRows(s.qkv + r0 * ld, rows: r1 - r0, cols: 3 * d, p.qkv.bias)
-            BLAS.gemm(r1 - r0, 3 * d, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: 3 * d, s.qkv + r0 * ld, ldc: 3 * d, beta: 1)
-        }
+        let d = config.hiddenSize, rows = b * n, cls = config.classifier == .token
+        projectQKV(p, x: x, rows: rows, s)
         s.keepScores.update(repeating: 0, count: s.threads * rows)
         BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { t, r0, r1 in
-            let scores = s.scores + t * scoresPerThread, received = s.keepScores + t * rows
-            var r = r0
-            while r < r1 {
-                let bi = r / n, end = min(r1, (bi + 1) * n)
-                let base = s.qkv + bi * n * ld, acc = received + bi * n
-                for h in 0 ..< hd {
-                    let k = base + d + h * dh, v = base + 2 * d + h * dh
-                    var q0 = r - bi * n
-                    while q0 < end - bi * n {
-                        let mm = min(rb, end - bi * n - q0)
-                        BLAS.gemm(mm, n, dh, base + q0 * ld + h * dh, lda: ld, k, ldb: ld, transB: true, scores, ldc: n)
-                        Kernels.softmaxRows(scores, rows: mm, cols: n, ld: n)
-                        if !cls {
-                            for i in 0 ..< mm { let row = scores + i * n; for j in 0 ..< n { acc[j] += row[j] } }
-                        } else if q0 == 0 {
-                            for j in 0 ..< n { acc[j] += scores[j] }
-                        }
-                        BLAS.gemm(mm, dh, n, scores, lda: n, v, ldb: ld, s.attn + (bi * n + q0) * d + h * dh, ldc: d)
-                        q0 += mm
-                    }
-                }
-                r = end
-            }
-            BLAS.gemm(r1 - r0, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, x + r0 * d, ldc: d, beta: 1)
-            Kernels.addBias(x + r0 * d, rows: r1 - r0, cols: d, p.out.bias)
+            attend(p, x: x, rows: r0, r1, tokens: n, thread: t, received: s.keepScores + t * rows, s)
         }
         for t in 1 ..< max(s.threads, 1) {
             let other = s.keepScores + t * rows
@@ -240,14 +177,71 @@ extension VideoModel {
             }
         }
         BLAS.parallel(b * k, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
-            let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
-            Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: eps)
-            Kernels.fillRows(hr, rows: nr, cols: m, p.fc1.bias)
-            BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m, beta: 1)
-            Kernels.addBiasGELU(hr, rows: nr, cols: m, nil)
-            BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
-            Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
+            mlp(p, x: x, rows: r0, r1, s)
         }
+    }
+
+    /// Phase 1 of a block over all rows of x [rows, D]: s.y = LN0(x), s.qkv = s.y @ W_qkv + b
+    /// (the bias pre-filled and the product accumulated onto it).
+    private func projectQKV(_ p: BlockParams, x: UnsafeMutablePointer<Float>, rows: Int, _ s: Scratch) {
+        let d = config.hiddenSize, ld = 3 * d, eps = config.layerNormEpsilon
+        BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
+            Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
+            Kernels.fillRows(s.qkv + r0 * ld, rows: r1 - r0, cols: ld, p.qkv.bias)
+            BLAS.gemm(r1 - r0, ld, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: ld, s.qkv + r0 * ld, ldc: ld, beta: 1)
+        }
+    }
+
+    /// Attention for query rows r0..<r1 of x [B*n, D] on thread `thread` (its own block of
+    /// scores): every head over all n keys of the row's clip, blocks of `rowBlock` queries at a
+    /// time, heads side by side in s.attn; then x += s.attn @ W_out + b for those rows. With
+    /// `received`, adds the probabilities each key gets (all queries, or the cls row only for
+    /// `token` models) into received [B*n].
+    private func attend(
+        _ p: BlockParams, x: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int, tokens n: Int, thread: Int,
+        received: UnsafeMutablePointer<Float>? = nil, _ s: Scratch
+    ) {
+        let c = config, d = c.hiddenSize, hd = c.numHeads, dh = c.headDim, ld = 3 * d
+        let rb = min(s.rowBlock, n), scores = s.scores + thread * s.rowBlock * c.inputTokens
+        let clsOnly = c.classifier == .token
+        var r = r0
+        while r < r1 {
+            let bi = r / n, end = min(r1, (bi + 1) * n)
+            let base = s.qkv + bi * n * ld
+            for h in 0 ..< hd {
+                let k = base + d + h * dh, v = base + 2 * d + h * dh
+                var q0 = r - bi * n
+                while q0 < end - bi * n {
+                    let mm = min(rb, end - bi * n - q0)
+                    BLAS.gemm(mm, n, dh, base + q0 * ld + h * dh, lda: ld, k, ldb: ld, transB: true, scores, ldc: n)
+                    Kernels.softmaxRows(scores, rows: mm, cols: n, ld: n)
+                    if let acc = received.map({ $0 + bi * n }) {
+                        if !clsOnly {
+                            for i in 0 ..< mm { let row = scores + i * n; for j in 0 ..< n { acc[j] += row[j] } }
+                        } else if q0 == 0 {
+                            for j in 0 ..< n { acc[j] += scores[j] }
+                        }
+                    }
+                    BLAS.gemm(mm, dh, n, scores, lda: n, v, ldb: ld, s.attn + (bi * n + q0) * d + h * dh, ldc: d)
+                    q0 += mm
+                }
+            }
+            r = end
+        }
+        BLAS.gemm(r1 - r0, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, x + r0 * d, ldc: d, beta: 1)
+        Kernels.addBias(x + r0 * d, rows: r1 - r0, cols: d, p.out.bias)
+    }
+
+    /// Rows r0..<r1 of x [rows, D], in place: x += fc2(GELU(fc1(LN1(x)))), the fc1 bias pre-filled.
+    private func mlp(_ p: BlockParams, x: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int, _ s: Scratch) {
+        let d = config.hiddenSize, m = config.mlpDim
+        let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
+        Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: config.layerNormEpsilon)
+        Kernels.fillRows(hr, rows: nr, cols: m, p.fc1.bias)
+        BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m, beta: 1)
+        Kernels.addBiasGELU(hr, rows: nr, cols: m, nil)
+        BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
+        Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
     }
 
     /// LayerNorm then a two-layer MLP (GELU between) on rows of x [rows, D] -> out [rows, outDim],
