@@ -20,9 +20,14 @@ import Yams
 ///   accuracy is over videos, as `tokenreel eval` counts it.
 /// - **Choice**: with a budget (mean FLOPs per clip as a fraction of the last stage alone), the
 ///   most accurate combination within it (ties: the cheapest). With a maximum accuracy drop (in
-///   points), the cheapest combination whose accuracy is within that many points of the last
-///   stage alone (ties: the most accurate). The search is exhaustive over the grid, so a larger
-///   budget never gives a less accurate choice, and a larger allowed drop never a dearer one.
+///   points), the cheapest combination whose drop below the last stage alone stays within that
+///   many points (ties: the most accurate), where the drop is an upper confidence bound: the
+///   mean of the paired per-video differences (last stage right and cascade wrong = 1, the
+///   reverse = -1) plus z standard errors, z the normal quantile of the confidence (0.95 unless
+///   told; 0 takes the plain difference). A threshold that merely breaks even on a few hundred
+///   clips would otherwise pass and then lose points on the next set. The search is exhaustive
+///   over the grid, so a larger budget never gives a less accurate choice, and a larger allowed
+///   drop never a dearer one.
 public enum Calibration {
     /// Most threshold combinations replayed (the grid per stage is thinned to stay below it).
     public static let maxCombinations = 4096
@@ -31,13 +36,16 @@ public enum Calibration {
     public enum Target: Sendable, Equatable, CustomStringConvertible {
         /// Mean FLOPs per clip at most this fraction of the last stage's alone (> 0).
         case budget(Double)
-        /// Accuracy at most this many percentage points below the last stage's alone (>= 0).
-        case maxAccuracyDrop(Double)
+        /// Accuracy at most this many percentage points below the last stage's alone (>= 0), at
+        /// this one-sided confidence (in [0.5, 1); 0: the plain difference on this set).
+        case maxAccuracyDrop(Double, confidence: Double = 0.95)
 
         public var description: String {
             switch self {
             case let .budget(b): return "budget \(String(format: "%.1f", 100 * b))% of the last stage's FLOPs"
-            case let .maxAccuracyDrop(d): return "at most \(d) points of accuracy below the last stage alone"
+            case let .maxAccuracyDrop(d, confidence):
+                return "at most \(d) points of accuracy below the last stage alone"
+                    + (confidence > 0 ? String(format: " (upper %.0f%% confidence bound)", 100 * confidence) : "")
             }
         }
     }
@@ -61,6 +69,8 @@ public enum Calibration {
         public var accuracy: Double { videos > 0 ? Double(correct) / Double(videos) : 0 }
         /// Mean FLOPs per clip.
         public var meanFlops: Double
+        /// [videos] whether each video is labelled right (false for videos without clips).
+        public var videoCorrect: [Bool]
     }
 
     /// The thresholds chosen, with what they do and what the last stage alone does.
@@ -72,6 +82,9 @@ public enum Calibration {
         public var lastStageFlops: Int
         /// Threshold combinations replayed.
         public var combinations: Int
+        /// For an accuracy-drop target: the chosen thresholds' drop below the last stage alone,
+        /// in points, as the bound the target was checked against.
+        public var dropBound: Double?
     }
 
     // MARK: Search
@@ -92,12 +105,13 @@ public enum Calibration {
             flops += cumulative[e]
             for (j, p) in clip.probabilities[e].enumerated() { sums[clip.video * c + j] += p }
         }
-        let correct = table.videos.indices.filter { v in
+        let videoCorrect = table.videos.indices.map { v in
             table.clipsPerVideo[v] > 0 && argmax(Array(sums[v * c ..< (v + 1) * c])) == table.videoTruth[v]
-        }.count
-        return Evaluation(thresholds: thresholds, exits: exits, exitCorrect: exitCorrect, correct: correct,
+        }
+        return Evaluation(thresholds: thresholds, exits: exits, exitCorrect: exitCorrect, correct: videoCorrect.filter { $0 }.count,
                           videos: table.clipsPerVideo.filter { $0 > 0 }.count,
-                          meanFlops: table.clips.isEmpty ? 0 : Double(flops) / Double(table.clips.count))
+                          meanFlops: table.clips.isEmpty ? 0 : Double(flops) / Double(table.clips.count),
+                          videoCorrect: videoCorrect)
     }
 
     /// Fits the thresholds of `table`'s cascade for `target` (see the type's documentation).
@@ -106,7 +120,8 @@ public enum Calibration {
         guard !table.clips.isEmpty else { throw Failure(description: "no labelled clips to calibrate on") }
         let k = table.stageFlops.count
         let last = table.stageFlops[k - 1]
-        let reference = lastStageAccuracy(table)
+        let lastAlone = evaluate(table, thresholds: [Double](repeating: .infinity, count: k - 1))
+        let reference = lastAlone.accuracy
         let grids = candidateGrids(table)
         var best: Evaluation?
         var combinations = 0
@@ -119,7 +134,8 @@ public enum Calibration {
         func feasible(_ e: Evaluation) -> Bool {
             switch target {
             case let .budget(b): return e.meanFlops <= b * Double(last) * (1 + 1e-12)
-            case let .maxAccuracyDrop(d): return 100 * e.accuracy >= 100 * reference - d - 1e-9
+            case let .maxAccuracyDrop(d, confidence):
+                return 100 * dropBound(e, below: lastAlone, confidence: confidence) <= d + 1e-9
             }
         }
         var index = [Int](repeating: 0, count: k - 1)
@@ -137,7 +153,36 @@ public enum Calibration {
             let cheapest = evaluate(table, thresholds: [Double](repeating: 0, count: k - 1))
             throw Failure(description: "no thresholds fit \(target): the cheapest cascade (every clip exits at stage 0) costs \(String(format: "%.1f", 100 * cheapest.meanFlops / Double(last)))%")
         }
-        return Fit(target: target, chosen: best, lastStageAccuracy: reference, lastStageFlops: last, combinations: combinations)
+        var fit = Fit(target: target, chosen: best, lastStageAccuracy: reference, lastStageFlops: last, combinations: combinations)
+        if case let .maxAccuracyDrop(_, confidence) = target { fit.dropBound = 100 * dropBound(best, below: lastAlone, confidence: confidence) }
+        return fit
+    }
+
+    /// The accuracy drop of `e` below `reference` (same table) as a fraction: the mean of the
+    /// paired per-video differences plus z(confidence) standard errors of that mean (normal
+    /// approximation; confidence 0 or 0.5: the plain difference).
+    static func dropBound(_ e: Evaluation, below reference: Evaluation, confidence: Double) -> Double {
+        let n = e.videos
+        guard n > 0 else { return 0 }
+        var sum = 0.0, squares = 0.0
+        for (a, b) in zip(reference.videoCorrect, e.videoCorrect) where a != b {
+            let d: Double = a ? 1 : -1
+            sum += d; squares += d * d
+        }
+        let mean = sum / Double(n)
+        guard confidence > 0.5, n > 1 else { return mean }
+        let variance = max(0, (squares / Double(n) - mean * mean) * Double(n) / Double(n - 1))
+        return mean + normalQuantile(confidence) * (variance / Double(n)).squareRoot()
+    }
+
+    /// z with P(Z <= z) = p for a standard normal Z (bisection on erf; p in (0, 1)).
+    static func normalQuantile(_ p: Double) -> Double {
+        var lo = -40.0, hi = 40.0
+        for _ in 0 ..< 200 {
+            let mid = (lo + hi) / 2
+            if 0.5 * (1 + erf(mid / 2.squareRoot())) < p { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
     }
 
     /// Video-level accuracy of the last stage alone.
@@ -283,6 +328,10 @@ extension Calibration.Fit {
                              100 * chosen.accuracy, chosen.correct, chosen.videos, chosen.meanFlops / 1e9,
                              100 * chosen.meanFlops / Double(lastStageFlops))
         out += String(format: "last stage alone: accuracy %.1f%%, %.4f GFLOPs per clip\n", 100 * lastStageAccuracy, Double(lastStageFlops) / 1e9)
+        if let bound = dropBound {
+            out += String(format: "accuracy drop: %.1f points on this set, at most %.1f at the target's confidence\n",
+                          100 * (lastStageAccuracy - chosen.accuracy), bound)
+        }
         out += "\(target); \(combinations) threshold combinations tried on \(clips) clips\n"
         return out
     }

@@ -32,6 +32,9 @@ struct CalibrateCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Accuracy allowed below the last stage alone, in percentage points (e.g. 1).", valueName: "points"))
     var maxAccuracyDrop: Double?
 
+    @Option(name: .long, help: ArgumentHelp("With --max-accuracy-drop: one-sided confidence that the drop stays within it (0.5-0.999; 0 = the plain difference on this set).", valueName: "p"))
+    var confidence: Double = 0.95
+
     @Option(name: .long, help: ArgumentHelp("The pipeline file to write, with the fitted thresholds.", valueName: "file"))
     var out: String
 
@@ -45,13 +48,16 @@ struct CalibrateCommand: ParsableCommand {
         case let (nil, d?) where !(d >= 0 && d.isFinite): throw ValidationError("--max-accuracy-drop: \(d) is not a number of points >= 0")
         default: break
         }
+        guard confidence == 0 || (confidence >= 0.5 && confidence < 1) else {
+            throw ValidationError("--confidence: \(confidence) is not 0 or in [0.5, 1)")
+        }
     }
 
     func run() throws {
         let logger = LogSetup.bootstrap(logLevel.level)
         let setup = try PipelineSetup(pipeline: pipeline, logger: logger)
         try requireDirectory(inputDir)
-        let target: Calibration.Target = budget.map { .budget($0) } ?? .maxAccuracyDrop(maxAccuracyDrop!)
+        let target: Calibration.Target = budget.map { .budget($0) } ?? .maxAccuracyDrop(maxAccuracyDrop!, confidence: confidence)
 
         let fit: Calibration.Fit, table: CalibrationTable
         do {

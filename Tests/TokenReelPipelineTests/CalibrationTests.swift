@@ -74,7 +74,7 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(Calibration.lastStageAccuracy(table), Double(reference) / 60)
         var previous = Double.infinity
         for drop in [0.0, 1.0, 5.0, 10.0, 30.0, 100.0] {
-            let fit = try Calibration.fit(table, target: .maxAccuracyDrop(drop))
+            let fit = try Calibration.fit(table, target: .maxAccuracyDrop(drop, confidence: 0))
             XCTAssertGreaterThanOrEqual(100 * fit.chosen.accuracy, 100 * fit.lastStageAccuracy - drop - 1e-9, "drop \(drop)")
             let cheapest = all.filter { 100 * Double($0.correct) / 60 >= 100 * Double(reference) / 60 - drop - 1e-9 }.map(\.flops).min()!
             XCTAssertEqual(fit.chosen.meanFlops, cheapest, accuracy: 1e-9, "drop \(drop): not the cheapest within it")
@@ -83,7 +83,53 @@ final class CalibrationTests: XCTestCase {
         }
         // Any accuracy allowed: every clip stops at the cheap stage.
         XCTAssertEqual(previous, 100)
-        XCTAssertEqual(try Calibration.fit(table, target: .maxAccuracyDrop(100)).chosen.exits, [60, 0])
+        XCTAssertEqual(try Calibration.fit(table, target: .maxAccuracyDrop(100, confidence: 0)).chosen.exits, [60, 0])
+    }
+
+    /// With a confidence, the drop is the paired per-video difference plus z standard errors:
+    /// the cheapest thresholds whose bound (computed here from the brute force's per-video
+    /// outcomes) is within the drop; never cheaper than the plain-difference choice.
+    func testAccuracyDropAtAConfidenceUsesThePairedUpperBound() throws {
+        XCTAssertEqual(Calibration.normalQuantile(0.975), 1.959_964, accuracy: 1e-6)
+        XCTAssertEqual(Calibration.normalQuantile(0.5), 0, accuracy: 1e-12)
+        // Five videos: the reference right on 0-3, the cascade on 0, 1, 3, 4: differences +1 (video 2)
+        // and -1 (video 4), mean 0, sample variance 2/4, bound 0 + 1.6449 * sqrt(0.5 / 5).
+        func eval(_ right: [Bool]) -> Calibration.Evaluation {
+            .init(thresholds: [0.5], exits: [5, 0], exitCorrect: [0, 0], correct: right.filter { $0 }.count, videos: 5, meanFlops: 0, videoCorrect: right)
+        }
+        let reference = eval([true, true, true, true, false]), cascade = eval([true, true, false, true, true])
+        XCTAssertEqual(Calibration.dropBound(cascade, below: reference, confidence: 0.95), 1.644_854 * (0.5 / 5).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(Calibration.dropBound(cascade, below: reference, confidence: 0), 0)
+        XCTAssertEqual(Calibration.dropBound(reference, below: reference, confidence: 0.95), 0)
+
+        let table = Self.twoStageTable(n: 300, seed: 11)
+        let cuts = [0.0] + table.clips.map { $0.probabilities[0].max()! } + [.infinity]
+        func outcomes(_ cut: Double) -> (right: [Bool], flops: Double) {
+            let right = table.clips.map { clip -> Bool in
+                let p = clip.probabilities[clip.probabilities[0].max()! >= cut ? 0 : 1]
+                return p.firstIndex(of: p.max()!) == clip.truth
+            }
+            let flops = table.clips.map { $0.probabilities[0].max()! >= cut ? 100.0 : 1000.0 }.reduce(0, +) / Double(table.clips.count)
+            return (right, flops)
+        }
+        let alone = outcomes(.infinity).right
+        func bound(_ right: [Bool], z: Double) -> Double {
+            let d = zip(alone, right).map { a, b -> Double in a == b ? 0 : (a ? 1 : -1) }
+            let mean = d.reduce(0, +) / Double(d.count)
+            let variance = d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count - 1)
+            return 100 * (mean + z * (variance / Double(d.count)).squareRoot())
+        }
+        for drop in [0.5, 1.0, 2.0, 5.0] {
+            let strict = try Calibration.fit(table, target: .maxAccuracyDrop(drop))
+            let plain = try Calibration.fit(table, target: .maxAccuracyDrop(drop, confidence: 0))
+            let cheapest = cuts.map(outcomes).filter { bound($0.right, z: 1.644_854) <= drop + 1e-9 }.map(\.flops).min()!
+            XCTAssertEqual(strict.chosen.meanFlops, cheapest, accuracy: 1e-9, "drop \(drop)")
+            XCTAssertEqual(strict.dropBound!, bound(strict.chosen.videoCorrect, z: 1.644_854), accuracy: 1e-6)
+            XCTAssertGreaterThanOrEqual(strict.chosen.meanFlops, plain.chosen.meanFlops, "drop \(drop)")
+        }
+        // On this table the bound matters: at 1 point the plain difference lets more clips exit early.
+        XCTAssertGreaterThan(try Calibration.fit(table, target: .maxAccuracyDrop(1)).chosen.meanFlops,
+                             try Calibration.fit(table, target: .maxAccuracyDrop(1, confidence: 0)).chosen.meanFlops)
     }
 
     func testReplayAveragesAVideosClipsAtTheirExitStages() {
