@@ -47,3 +47,7 @@ void trk_layer_norm(const float *x, float *out, long rows, long cols, const floa
     table()->layer_norm(x, out, rows, cols, scale, bias, eps);
 }
 void trk_softmax_rows(float *x, long rows, long cols, long ld) { table()->softmax_rows(x, rows, cols, ld); }
+void trk_attention_head(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
+                        float *out, long ldo, float *scratch, float *received, long received_rows) {
+    table()->attention_head(q, k, v, ld, m, n, dh, out, ldo, scratch, received, received_rows);
+}

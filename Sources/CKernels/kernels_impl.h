@@ -141,7 +141,88 @@ static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
     }
 }
 
+// Attention for one head. Queries are processed AR rows at a time: their scores against all
+// keys (an AR x 16 register tile over the head dimension, K packed transposed once per call),
+// softmax over the row, then the AR x 16 tiles of P V over the keys, V read in place. Everything
+// of a block stays in L1/L2; no C matrix is zeroed and nothing but K is packed.
+#define AR 6
+
+/// acc rows 0..<rows of an AR x 8w tile to dst (rows ld apart), the first `cols` (<= 8w) columns.
+#define STORE_TILE(acc, w, dst, ld, rows, cols)                                                    \
+    for (long i_ = 0; i_ < (rows); i_++)                                                           \
+        for (int h_ = 0; h_ < (w); h_++) {                                                         \
+            long c_ = (cols) - 8L * h_;                                                            \
+            if (c_ >= 8) st8((dst) + i_ * (ld) + 8 * h_, acc[i_][h_]);                             \
+            else if (c_ > 0) st_part((dst) + i_ * (ld) + 8 * h_, c_, acc[i_][h_]);                 \
+        }
+
+static void KERNEL(attention_head)(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
+                                   float *out, long ldo, float *scratch, float *received, long received_rows) {
+    const long np = (n + 15) & ~15L;
+    float *kt = scratch, *p = scratch + dh * np;
+    for (long j = 0; j < np; j++)
+        for (long d = 0; d < dh; d++) kt[d * np + j] = j < n ? k[j * ld + d] : 0;
+    for (long i0 = 0; i0 < m; i0 += AR) {
+        const long mr = m - i0 < AR ? m - i0 : AR;
+        const float *qr[AR];
+        for (int i = 0; i < AR; i++) qr[i] = q + (i0 + (i < mr ? i : mr - 1)) * ld;   // spare rows repeat the last
+        // scores: p [AR, np] = Q_block K^T
+        for (long j0 = 0; j0 < np; j0 += 16) {
+            v8f acc[AR][2];
+            for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
+            const float *b = kt + j0;
+            for (long d = 0; d < dh; d++, b += np) {
+                const v8f b0 = ld8(b), b1 = ld8(b + 8);
+#pragma clang loop unroll(full)
+                for (int i = 0; i < AR; i++) {
+                    const v8f a = splat(qr[i][d]);
+                    acc[i][0] += a * b0;
+                    acc[i][1] += a * b1;
+                }
+            }
+            STORE_TILE(acc, 2, p + j0, np, mr, 16)
+        }
+        KERNEL(softmax_rows)(p, mr, n, np);
+        const float *pr[AR];
+        for (int i = 0; i < AR; i++) pr[i] = p + (i < mr ? i : 0) * np;
+        if (received)
+            for (long i = 0; i < mr && i0 + i < received_rows; i++)
+                for (long j = 0; j < n; j++) received[j] += p[i * np + j];
+        // out [mr, dh] = P V, 16 columns at a time, then 8 (partial loads past dh never leave the row
+        // only when dh is a multiple of 8, so tails go through ld_part).
+        for (long c0 = 0; c0 < dh; c0 += 16) {
+            const long cols = dh - c0 < 16 ? dh - c0 : 16;
+            v8f acc[AR][2];
+            for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
+            const float *vr = v + c0;
+            if (cols == 16) {
+                for (long j = 0; j < n; j++, vr += ld) {
+                    const v8f b0 = ld8(vr), b1 = ld8(vr + 8);
+#pragma clang loop unroll(full)
+                    for (int i = 0; i < AR; i++) {
+                        const v8f a = splat(pr[i][j]);
+                        acc[i][0] += a * b0;
+                        acc[i][1] += a * b1;
+                    }
+                }
+            } else {
+                for (long j = 0; j < n; j++, vr += ld) {
+                    const v8f b0 = cols >= 8 ? ld8(vr) : ld_part(vr, cols, 0);
+                    const v8f b1 = cols > 8 ? ld_part(vr + 8, cols - 8, 0) : splat(0);
+                    for (int i = 0; i < AR; i++) {
+                        const v8f a = splat(pr[i][j]);
+                        acc[i][0] += a * b0;
+                        acc[i][1] += a * b1;
+                    }
+                }
+            }
+            STORE_TILE(acc, 2, out + i0 * ldo + c0, ldo, mr, cols)
+        }
+    }
+}
+#undef AR
+
 const struct trk_table KERNEL(table) = {
     KERNEL(exp), KERNEL(sigmoid), KERNEL(tanh), KERNEL(gelu), KERNEL(add_bias), KERNEL(add_bias_gelu),
-    KERNEL(fill_rows), KERNEL(layer_norm), KERNEL(softmax_rows),
+    KERNEL(fill_rows), KERNEL(layer_norm), KERNEL(softmax_rows), KERNEL(attention_head),
 };

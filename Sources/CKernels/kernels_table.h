@@ -12,6 +12,8 @@ struct trk_table {
     void (*fill_rows)(float *, long, long, const float *);
     void (*layer_norm)(const float *, float *, long, long, const float *, const float *, float);
     void (*softmax_rows)(float *, long, long, long);
+    void (*attention_head)(const float *, const float *, const float *, long, long, long, long,
+                           float *, long, float *, float *, long);
 };
 
 extern const struct trk_table trk_generic_table;

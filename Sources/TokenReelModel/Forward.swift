@@ -8,7 +8,7 @@ struct Scratch {
     let y: UnsafeMutablePointer<Float>        // [B*N0, D] LayerNorm outputs
     let qkv: UnsafeMutablePointer<Float>      // [B*N0, 3D]
     let attn: UnsafeMutablePointer<Float>     // [B*N0, D] attention outputs, heads side by side
-    let scores: UnsafeMutablePointer<Float>   // [threads, rowBlock, N0] a block of attention probabilities per thread
+    let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread] attention scratch (packed K, a block of probabilities)
     let hidden: UnsafeMutablePointer<Float>   // [B*N0, max(M, bottleneck)]
     let mask: UnsafeMutablePointer<Float>     // [G*P, S] TokenLearner / TokenFuser masks
     let maskT: UnsafeMutablePointer<Float>    // [G*P, S] (transposed masks; v1.0 conv ping-pong)
@@ -18,14 +18,13 @@ struct Scratch {
     let pooled: UnsafeMutablePointer<Float>   // [B, max(D, R)]
     let pooled2: UnsafeMutablePointer<Float>  // [B, max(D, R)]
     let keepScores: UnsafeMutablePointer<Float> // [threads, B*N0] attention received (token keeping only)
-    let rowBlock: Int
+    /// Floats of `scores` per thread (`Kernels.attentionScratch` for the largest layer).
+    let scoresPerThread: Int
     /// Threads of this forward pass (`BLAS.threads` when it started).
     let threads: Int
 }
 
 extension VideoModel {
-    /// Query rows per attention block: keeps a block of probabilities ([rowBlock, N]) in cache.
-    static let attentionRowBlock = 256
     /// Fewest token rows worth a thread of their own (the 64-token layers after TokenLearner
     /// run faster on one thread at batch 1 than split).
     static let minimumRowsPerThread = 64
@@ -40,18 +39,18 @@ extension VideoModel {
         // clip has fewer positions per slice than TokenLearner learns tokens (S > H'W').
         let n0 = max(c.inputTokens, c.grid.t * s)
         let v10 = c.tokenlearner?.version == "1.0"
-        let rb = min(n0, Self.attentionRowBlock)
+        let sp = Kernels.attentionScratch(keys: n0, headDim: c.headDim)
         let r = max(d, c.representationSize ?? 0)
         let threads = BLAS.threads
         return Scratch(
             x: ws.buffer(.x, b * n0 * d), y: ws.buffer(.y, b * n0 * d), qkv: ws.buffer(.qkv, b * n0 * 3 * d),
-            attn: ws.buffer(.attn, b * n0 * d), scores: ws.buffer(.scores, threads * rb * n0),
+            attn: ws.buffer(.attn, b * n0 * d), scores: ws.buffer(.scores, threads * sp),
             hidden: ws.buffer(.hidden, b * n0 * max(c.mlpDim, bn)),
             mask: ws.buffer(.mask, g * pp * s), maskT: ws.buffer(.maskT, g * pp * s),
             tokens: ws.buffer(.tokens, g * s * d), tokens2: ws.buffer(.tokens2, g * s * d),
             im2col: ws.buffer(.im2col, v10 ? g * pp * 9 * max(d, s) : 0),
             pooled: ws.buffer(.pooled, b * r), pooled2: ws.buffer(.pooled2, b * r),
-            keepScores: ws.buffer(.keepScores, tokenKeeping == nil ? 0 : threads * b * n0), rowBlock: rb, threads: threads)
+            keepScores: ws.buffer(.keepScores, tokenKeeping == nil ? 0 : threads * b * n0), scoresPerThread: sp, threads: threads)
     }
 
     // MARK: embedding
@@ -192,39 +191,27 @@ extension VideoModel {
         }
     }
 
-    /// Attention for query rows r0..<r1 of x [B*n, D] on thread `thread` (its own block of
-    /// scores): every head over all n keys of the row's clip, blocks of `rowBlock` queries at a
-    /// time, heads side by side in s.attn; then x += s.attn @ W_out + b for those rows. With
-    /// `received`, adds the probabilities each key gets (all queries, or the cls row only for
-    /// `token` models) into received [B*n].
+    /// Attention for query rows r0..<r1 of x [B*n, D] on thread `thread` (its own scratch): every
+    /// head over all n keys of the row's clip (`Kernels.attentionHead`), heads side by side in
+    /// s.attn; then x += s.attn @ W_out + b for those rows. With `received`, adds the
+    /// probabilities each key gets (all queries, or the cls row only for `token` models) into
+    /// received [B*n].
     private func attend(
         _ p: BlockParams, x: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int, tokens n: Int, thread: Int,
         received: UnsafeMutablePointer<Float>? = nil, _ s: Scratch
     ) {
         let c = config, d = c.hiddenSize, hd = c.numHeads, dh = c.headDim, ld = 3 * d
-        let rb = min(s.rowBlock, n), scores = s.scores + thread * s.rowBlock * c.inputTokens
+        let scratch = s.scores + thread * s.scoresPerThread
         let clsOnly = c.classifier == .token
         var r = r0
         while r < r1 {
-            let bi = r / n, end = min(r1, (bi + 1) * n)
+            let bi = r / n, end = min(r1, (bi + 1) * n), q0 = r - bi * n
             let base = s.qkv + bi * n * ld
+            let counted = received == nil ? 0 : clsOnly ? (q0 == 0 ? 1 : 0) : end - r
             for h in 0 ..< hd {
-                let k = base + d + h * dh, v = base + 2 * d + h * dh
-                var q0 = r - bi * n
-                while q0 < end - bi * n {
-                    let mm = min(rb, end - bi * n - q0)
-                    BLAS.gemm(mm, n, dh, base + q0 * ld + h * dh, lda: ld, k, ldb: ld, transB: true, scores, ldc: n)
-                    Kernels.softmaxRows(scores, rows: mm, cols: n, ld: n)
-                    if let acc = received.map({ $0 + bi * n }) {
-                        if !clsOnly {
-                            for i in 0 ..< mm { let row = scores + i * n; for j in 0 ..< n { acc[j] += row[j] } }
-                        } else if q0 == 0 {
-                            for j in 0 ..< n { acc[j] += scores[j] }
-                        }
-                    }
-                    BLAS.gemm(mm, dh, n, scores, lda: n, v, ldb: ld, s.attn + (bi * n + q0) * d + h * dh, ldc: d)
-                    q0 += mm
-                }
+                Kernels.attentionHead(q: base + q0 * ld + h * dh, k: base + d + h * dh, v: base + 2 * d + h * dh, ld: ld,
+                                      queries: end - r, keys: n, headDim: dh, out: s.attn + r * d + h * dh, ldo: d,
+                                      scratch: scratch, received: received.map { $0 + bi * n }, receivedRows: counted)
             }
             r = end
         }

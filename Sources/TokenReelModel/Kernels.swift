@@ -55,6 +55,21 @@ enum Kernels {
         trk_softmax_rows(x, rows, cols, ld)
     }
 
+    /// One attention head, fused: out [queries, headDim] = softmax(Q K^T) V, with q, k, v rows
+    /// `ld` floats apart (column offsets into the q|k|v matrix; the query already scaled) and
+    /// out rows `ldo` apart. `scratch` holds `attentionScratch(keys:headDim:)` floats. With
+    /// `received`, each key's probability summed over the first `receivedRows` queries is added
+    /// into received [keys].
+    static func attentionHead(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
+        queries: Int, keys: Int, headDim: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
+        scratch: UnsafeMutablePointer<Float>, received: UnsafeMutablePointer<Float>?, receivedRows: Int
+    ) {
+        trk_attention_head(q, k, v, ld, queries, keys, headDim, out, ldo, scratch, received, receivedRows)
+    }
+
+    static func attentionScratch(keys: Int, headDim: Int) -> Int { trk_attention_scratch(keys, headDim) }
+
     /// rows x cols matrix `src` (leading dimension `ld`) written transposed into `dst` (cols x rows).
     static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, _ dst: UnsafeMutablePointer<Float>) {
         for r in 0 ..< rows {

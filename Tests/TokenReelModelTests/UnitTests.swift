@@ -101,6 +101,41 @@ final class UnitTests: XCTestCase {
         }
     }
 
+    /// The fused attention head against a naive softmax(Q K^T) V in Double, on both kernel
+    /// builds, at sizes that leave partial row blocks (m % 6), key tiles (n % 16) and column
+    /// tiles (dh % 16, dh % 8), with q|k|v interleaved in one matrix and a strided output; float32
+    /// against double, so to 1e-5.
+    func testAttentionHeadMatchesNaive() {
+        var state: UInt64 = 3
+        func random() -> Float { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return Float(Int64(bitPattern: state >> 11) % 4000) / 1000 - 2 }
+        forEachKernelBuild { isa in
+            for (m, n, dh) in [(1, 1, 8), (5, 17, 12), (7, 40, 20), (13, 33, 32), (6, 64, 64), (19, 50, 4)] {
+                let ld = 3 * dh + 5, ldo = dh + 3
+                // Queries scaled by 1/sqrt(dh), as the model's weights do: scores of a realistic size.
+                let qkv = (0 ..< max(m, n) * ld).map { i in random() / (i % ld < dh ? Float(dh).squareRoot() : 1) }
+                var out = [Float](repeating: .nan, count: m * ldo)
+                var scratch = [Float](repeating: .nan, count: Kernels.attentionScratch(keys: n, headDim: dh))
+                var received = [Float](repeating: 0.25, count: n)
+                let counted = min(m, 4)
+                Kernels.attentionHead(q: qkv, k: Array(qkv.dropFirst(dh)), v: Array(qkv.dropFirst(2 * dh)), ld: ld, queries: m, keys: n,
+                                      headDim: dh, out: &out, ldo: ldo, scratch: &scratch, received: &received, receivedRows: counted)
+                var expectReceived = [Double](repeating: 0.25, count: n)
+                for i in 0 ..< m {
+                    let s = (0 ..< n).map { j in (0 ..< dh).reduce(0.0) { $0 + Double(qkv[i * ld + $1]) * Double(qkv[j * ld + dh + $1]) } }
+                    let mx = s.max()!, e = s.map { Foundation.exp($0 - mx) }, total = e.reduce(0, +)
+                    let prob = e.map { $0 / total }
+                    if i < counted { for j in 0 ..< n { expectReceived[j] += prob[j] } }
+                    for c in 0 ..< dh {
+                        let want = (0 ..< n).reduce(0.0) { $0 + prob[$1] * Double(qkv[$1 * ld + 2 * dh + c]) }
+                        XCTAssertEqual(Double(out[i * ldo + c]), want, accuracy: 1e-5, "\(isa) m\(m) n\(n) dh\(dh) out[\(i), \(c)]")
+                    }
+                    for c in dh ..< ldo { XCTAssertTrue(out[i * ldo + c].isNaN, "\(isa): wrote past the head's columns") }
+                }
+                for j in 0 ..< n { XCTAssertEqual(Double(received[j]), expectReceived[j], accuracy: 1e-5, "\(isa) received[\(j)]") }
+            }
+        }
+    }
+
     func testSHA256KnownVectors() {
         func h(_ s: String) -> String { Array(s.utf8).withUnsafeBytes { SHA256.hex($0) } }
         XCTAssertEqual(h(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

@@ -35,6 +35,17 @@ void trk_layer_norm(const float *x, float *out, long rows, long cols,
 /// Softmax of every row (cols values, rows ld apart): exp(x - max) / sum, in place.
 void trk_softmax_rows(float *x, long rows, long cols, long ld);
 
+/// One attention head: out [m, dh] = softmax(Q K^T) V for m query rows q [m, dh] against n keys
+/// k [n, dh] and values v [n, dh], all three with rows `ld` floats apart (they may be column
+/// offsets into one q|k|v matrix; the 1/sqrt(dh) scale is expected in q already); out rows are
+/// `ldo` apart. scratch: at least trk_attention_scratch(n, dh) floats. received (may be NULL):
+/// each key's probability is added into received[j], summed over the first received_rows
+/// query rows (SuperViT token keeping).
+void trk_attention_head(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
+                        float *out, long ldo, float *scratch, float *received, long received_rows);
+/// Scratch floats trk_attention_head needs for n keys of width dh.
+static inline long trk_attention_scratch(long n, long dh) { return (dh + 6) * ((n + 15) / 16 * 16); }
+
 /// The build in use: "avx2+fma" or "generic".
 const char *trk_kernels_isa(void);
 /// Switches to the baseline build (generic != 0) or back to the best one the CPU supports
