@@ -1,3 +1,5 @@
+import Foundation
+
 // The forward pass, following Scenic's TokenLearnerViT / ViViT (token_learner/model.py,
 // vivit/model.py, baselines/vit.py). Everything works on workspace buffers of a batch of B clips;
 // token matrices are [B*N, D] row-major, clip-major then t-major (temporal slice, then H', W').
@@ -18,7 +20,7 @@ struct Scratch {
     let pooled: UnsafeMutablePointer<Float>   // [B, max(D, R)]
     let pooled2: UnsafeMutablePointer<Float>  // [B, max(D, R)]
     let keepScores: UnsafeMutablePointer<Float> // [threads, B*N0] attention received (token keeping only)
-    /// Floats of `scores` per thread (`Kernels.attentionScratch` for the largest layer).
+    /// Floats of `scores` per thread (the fused kernel's scratch or a block of probabilities, for the largest layer).
     let scoresPerThread: Int
     /// Threads of this forward pass (`BLAS.threads` when it started).
     let threads: Int
@@ -30,6 +32,17 @@ extension VideoModel {
     static let minimumRowsPerThread = 64
     /// Fewest temporal slices worth a thread of their own.
     static let minimumSlicesPerThread = 4
+    /// Largest keys x head-dim product the fused attention kernel takes: its packed K (4 bytes a
+    /// value) must fit in half of this CPU's L2, since every block of six queries reads all of
+    /// it. Longer attention goes through OpenBLAS in blocks of `attentionRowBlock` queries
+    /// (ViViT-B, 3136 keys x 64 on a 512 KB L2: 0.46 clips/s that way, 0.33 fused; M, 392 x 64,
+    /// is faster fused). Tests set it to 0 to run every model through the OpenBLAS path.
+    nonisolated(unsafe) static var fusedAttentionLimit: Int = {
+        let l2 = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
+        return (l2 > 0 ? l2 : 512 * 1024) / 2 / MemoryLayout<Float>.size
+    }()
+    /// Query rows per OpenBLAS attention block: keeps a block of probabilities ([rows, N]) in cache.
+    static let attentionRowBlock = 256
 
     func scratch(batch b: Int, _ ws: ModelWorkspace) -> Scratch {
         let c = config, d = c.hiddenSize
@@ -39,7 +52,7 @@ extension VideoModel {
         // clip has fewer positions per slice than TokenLearner learns tokens (S > H'W').
         let n0 = max(c.inputTokens, c.grid.t * s)
         let v10 = c.tokenlearner?.version == "1.0"
-        let sp = Kernels.attentionScratch(keys: n0, headDim: c.headDim)
+        let sp = max(Kernels.attentionScratch(keys: n0, headDim: c.headDim), min(n0, Self.attentionRowBlock) * n0)
         let r = max(d, c.representationSize ?? 0)
         let threads = BLAS.threads
         return Scratch(
@@ -192,26 +205,44 @@ extension VideoModel {
     }
 
     /// Attention for query rows r0..<r1 of x [B*n, D] on thread `thread` (its own scratch): every
-    /// head over all n keys of the row's clip (`Kernels.attentionHead`), heads side by side in
-    /// s.attn; then x += s.attn @ W_out + b for those rows. With `received`, adds the
-    /// probabilities each key gets (all queries, or the cls row only for `token` models) into
-    /// received [B*n].
+    /// head over all n keys of the row's clip, heads side by side in s.attn; then
+    /// x += s.attn @ W_out + b for those rows. With `received`, adds the probabilities each key
+    /// gets (all queries, or the cls row only for `token` models) into received [B*n].
+    /// Fused (`Kernels.attentionHead`) up to `fusedAttentionLimit`, else through OpenBLAS.
     private func attend(
         _ p: BlockParams, x: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int, tokens n: Int, thread: Int,
         received: UnsafeMutablePointer<Float>? = nil, _ s: Scratch
     ) {
         let c = config, d = c.hiddenSize, hd = c.numHeads, dh = c.headDim, ld = 3 * d
         let scratch = s.scores + thread * s.scoresPerThread
-        let clsOnly = c.classifier == .token
+        let clsOnly = c.classifier == .token, fused = n * dh <= Self.fusedAttentionLimit
         var r = r0
         while r < r1 {
             let bi = r / n, end = min(r1, (bi + 1) * n), q0 = r - bi * n
-            let base = s.qkv + bi * n * ld
-            let counted = received == nil ? 0 : clsOnly ? (q0 == 0 ? 1 : 0) : end - r
+            let base = s.qkv + bi * n * ld, acc = received.map { $0 + bi * n }
             for h in 0 ..< hd {
-                Kernels.attentionHead(q: base + q0 * ld + h * dh, k: base + d + h * dh, v: base + 2 * d + h * dh, ld: ld,
-                                      queries: end - r, keys: n, headDim: dh, out: s.attn + r * d + h * dh, ldo: d,
-                                      scratch: scratch, received: received.map { $0 + bi * n }, receivedRows: counted)
+                let q = base + q0 * ld + h * dh, k = base + d + h * dh, v = base + 2 * d + h * dh
+                if fused {
+                    let counted = acc == nil ? 0 : clsOnly ? (q0 == 0 ? 1 : 0) : end - r
+                    Kernels.attentionHead(q: q, k: k, v: v, ld: ld, queries: end - r, keys: n, headDim: dh, out: s.attn + r * d + h * dh,
+                                          ldo: d, scratch: scratch, received: acc, receivedRows: counted)
+                    continue
+                }
+                var i = 0
+                while i < end - r {
+                    let mm = min(Self.attentionRowBlock, end - r - i)
+                    BLAS.gemm(mm, n, dh, q + i * ld, lda: ld, k, ldb: ld, transB: true, scratch, ldc: n)
+                    Kernels.softmaxRows(scratch, rows: mm, cols: n, ld: n)
+                    if let acc {
+                        if !clsOnly {
+                            for a in 0 ..< mm { let row = scratch + a * n; for j in 0 ..< n { acc[j] += row[j] } }
+                        } else if q0 + i == 0 {
+                            for j in 0 ..< n { acc[j] += scratch[j] }
+                        }
+                    }
+                    BLAS.gemm(mm, dh, n, scratch, lda: n, v, ldb: ld, s.attn + (r + i) * d + h * dh, ldc: d)
+                    i += mm
+                }
             }
             r = end
         }

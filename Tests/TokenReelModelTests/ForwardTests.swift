@@ -13,6 +13,17 @@ final class ForwardTests: XCTestCase {
         }
     }
 
+    /// Attention too long for the fused kernel goes through OpenBLAS: every variant, forced that way.
+    func testOpenBLASAttentionPathMatchesFlax() throws {
+        let limit = VideoModel.fusedAttentionLimit
+        VideoModel.fusedAttentionLimit = 0
+        defer { VideoModel.fusedAttentionLimit = limit }
+        for name in Fixtures.names {
+            let model = try Fixtures.model(name)
+            assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), OpenBLAS attention")
+        }
+    }
+
     func testBatchedEqualsOneByOne() throws {
         for name in Fixtures.names {
             let model = try Fixtures.model(name)

@@ -26,6 +26,17 @@ final class TokenKeepingTests: XCTestCase {
         }
     }
 
+    /// The attention sums that rank tokens come out the same from the OpenBLAS attention path.
+    func testKeepingThroughOpenBLASAttentionMatchesFlax() throws {
+        let limit = VideoModel.fusedAttentionLimit
+        VideoModel.fusedAttentionLimit = 0
+        defer { VideoModel.fusedAttentionLimit = limit }
+        for (name, rate, layers) in Self.keepFixtures {
+            let model = try Fixtures.model(name).withTokenKeeping(rate: rate, layers: layers)
+            assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name) r=\(rate), OpenBLAS attention")
+        }
+    }
+
     func testKeepingThreadedAndEmbedClassify() throws {
         BLAS.setThreads(2)
         defer { BLAS.setThreads(1) }
