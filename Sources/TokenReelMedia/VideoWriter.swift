@@ -5,6 +5,7 @@
 // (a fileprivate box class freeing it in deinit) and every FFmpeg return code goes through
 // `writerCheck`, which throws a `WriterError` naming the file and the call.
 import CFFmpeg
+import CFFmpegShims
 import Foundation
 
 #if canImport(Glibc)
@@ -292,10 +293,9 @@ public final class VideoWriter {
 /// What an FFmpeg call's non-error return means.
 private enum WriterStatus { case ok, needsInput, endOfStream }
 
-/// AVERROR(EAGAIN): FFmpeg negates POSIX codes (AVERROR is a macro Swift cannot import).
-private let writerEAGAIN: Int32 = -EAGAIN
-/// AVERROR_EOF = -MKTAG('E','O','F',' '), also a macro.
-private let writerEOF: Int32 = -Int32(bitPattern: UInt32(0x45) | UInt32(0x4F) << 8 | UInt32(0x46) << 16 | UInt32(0x20) << 24)
+/// AVERROR(EAGAIN) and AVERROR_EOF, macros Swift cannot import, through the shims the decoder uses.
+private let writerEAGAIN = tr_averror(EAGAIN)
+private let writerEOF = tr_averror_eof()
 
 private func writerCheck(_ code: Int32, _ call: String, path: String) throws -> WriterStatus {
     if code >= 0 { return .ok }
