@@ -38,7 +38,11 @@ extension VideoModel {
     /// (ViViT-B, 3136 keys x 64 on a 512 KB L2: 0.46 clips/s that way, 0.33 fused; M, 392 x 64,
     /// is faster fused). Tests set it to 0 to run every model through the OpenBLAS path.
     nonisolated(unsafe) static var fusedAttentionLimit: Int = {
+        #if os(Linux)
         let l2 = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
+        #else
+        let l2 = -1
+        #endif
         return (l2 > 0 ? l2 : 512 * 1024) / 2 / MemoryLayout<Float>.size
     }()
     /// Query rows per OpenBLAS attention block: keeps a block of probabilities ([rows, N]) in cache.
