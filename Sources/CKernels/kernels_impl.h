@@ -156,6 +156,16 @@ static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
             else if (c_ > 0) st_part((dst) + i_ * (ld) + 8 * h_, c_, acc[i_][h_]);                 \
         }
 
+/// One step of a rank-1 update of an AR x 16 tile: acc[i] += rows[i][index] * (b0 | b1).
+INLINE void tile_step(v8f acc[AR][2], const float *const rows[AR], long index, v8f b0, v8f b1) {
+#pragma clang loop unroll(full)
+    for (int i = 0; i < AR; i++) {
+        const v8f a = splat(rows[i][index]);
+        acc[i][0] += a * b0;
+        acc[i][1] += a * b1;
+    }
+}
+
 static void KERNEL(attention_head)(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                                    float *out, long ldo, float *scratch, float *received, long received_rows) {
     const long np = (n + 15) & ~15L;
@@ -171,15 +181,7 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
             v8f acc[AR][2];
             for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
             const float *b = kt + j0;
-            for (long d = 0; d < dh; d++, b += np) {
-                const v8f b0 = ld8(b), b1 = ld8(b + 8);
-#pragma clang loop unroll(full)
-                for (int i = 0; i < AR; i++) {
-                    const v8f a = splat(qr[i][d]);
-                    acc[i][0] += a * b0;
-                    acc[i][1] += a * b1;
-                }
-            }
+            for (long d = 0; d < dh; d++, b += np) tile_step(acc, qr, d, ld8(b), ld8(b + 8));
             STORE_TILE(acc, 2, p + j0, np, mr, 16)
         }
         KERNEL(softmax_rows)(p, mr, n, np);
@@ -188,33 +190,19 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
         if (received)
             for (long i = 0; i < mr && i0 + i < received_rows; i++)
                 for (long j = 0; j < n; j++) received[j] += p[i * np + j];
-        // out [mr, dh] = P V, 16 columns at a time, then 8 (partial loads past dh never leave the row
-        // only when dh is a multiple of 8, so tails go through ld_part).
+        // out [mr, dh] = P V, 16 columns at a time; a last tile of fewer columns loads only those
+        // (ld_part), so nothing past the head's columns is read.
         for (long c0 = 0; c0 < dh; c0 += 16) {
             const long cols = dh - c0 < 16 ? dh - c0 : 16;
             v8f acc[AR][2];
             for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
             const float *vr = v + c0;
             if (cols == 16) {
-                for (long j = 0; j < n; j++, vr += ld) {
-                    const v8f b0 = ld8(vr), b1 = ld8(vr + 8);
-#pragma clang loop unroll(full)
-                    for (int i = 0; i < AR; i++) {
-                        const v8f a = splat(pr[i][j]);
-                        acc[i][0] += a * b0;
-                        acc[i][1] += a * b1;
-                    }
-                }
+                for (long j = 0; j < n; j++, vr += ld) tile_step(acc, pr, j, ld8(vr), ld8(vr + 8));
             } else {
-                for (long j = 0; j < n; j++, vr += ld) {
-                    const v8f b0 = cols >= 8 ? ld8(vr) : ld_part(vr, cols, 0);
-                    const v8f b1 = cols > 8 ? ld_part(vr + 8, cols - 8, 0) : splat(0);
-                    for (int i = 0; i < AR; i++) {
-                        const v8f a = splat(pr[i][j]);
-                        acc[i][0] += a * b0;
-                        acc[i][1] += a * b1;
-                    }
-                }
+                for (long j = 0; j < n; j++, vr += ld)
+                    tile_step(acc, pr, j, cols >= 8 ? ld8(vr) : ld_part(vr, cols, 0),
+                              cols > 8 ? ld_part(vr + 8, cols - 8, 0) : splat(0));
             }
             STORE_TILE(acc, 2, out + i0 * ldo + c0, ldo, mr, cols)
         }
