@@ -36,8 +36,14 @@ extension VideoModel {
     /// value) must fit in half of this CPU's L2, since every block of six queries reads all of
     /// it. Longer attention goes through OpenBLAS in blocks of `attentionRowBlock` queries
     /// (ViViT-B, 3136 keys x 64 on a 512 KB L2: 0.46 clips/s that way, 0.33 fused; M, 392 x 64,
-    /// is faster fused). Tests set it to 0 to run every model through the OpenBLAS path.
+    /// is faster fused). `TOKENREEL_ATTENTION=openblas` or `=fused` in the environment forces one
+    /// path for every size (for benchmarks); tests set the limit to 0 for the OpenBLAS path.
     nonisolated(unsafe) static var fusedAttentionLimit: Int = {
+        switch ProcessInfo.processInfo.environment["TOKENREEL_ATTENTION"] {
+        case "openblas": return 0
+        case "fused": return .max
+        default: break
+        }
         #if os(Linux)
         let l2 = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
         #else

@@ -120,7 +120,7 @@ public enum Calibration {
         guard !table.clips.isEmpty else { throw Failure(description: "no labelled clips to calibrate on") }
         let k = table.stageFlops.count
         let last = table.stageFlops[k - 1]
-        let lastAlone = evaluate(table, thresholds: [Double](repeating: .infinity, count: k - 1))
+        let lastAlone = lastStageAlone(table)
         let reference = lastAlone.accuracy
         let grids = candidateGrids(table)
         var best: Evaluation?
@@ -186,9 +186,11 @@ public enum Calibration {
     }
 
     /// Video-level accuracy of the last stage alone.
-    static func lastStageAccuracy(_ table: CalibrationTable) -> Double {
-        let k = table.stageFlops.count
-        return evaluate(table, thresholds: [Double](repeating: .infinity, count: k - 1)).accuracy
+    static func lastStageAccuracy(_ table: CalibrationTable) -> Double { lastStageAlone(table).accuracy }
+
+    /// The replay with every clip going on to the last stage.
+    static func lastStageAlone(_ table: CalibrationTable) -> Evaluation {
+        evaluate(table, thresholds: [Double](repeating: .infinity, count: table.stageFlops.count - 1))
     }
 
     /// The candidate thresholds of every stage but the last, ascending (see the type's documentation).

@@ -41,7 +41,7 @@ struct ModelRunCommand: ParsableCommand {
     @Option(name: .long, help: "BLAS threads.")
     var threads: Int = 1
 
-    @Option(name: .long, help: "Run the forward pass this many times (for profiling) and print the median time.")
+    @Option(name: .long, help: "Run the forward pass this many times (for profiling): the first warms up, the median of the others is printed.")
     var `repeat`: Int = 1
 
     func validate() throws {
