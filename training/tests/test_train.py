@@ -129,3 +129,72 @@ def test_supervit_run_trains_every_operating_point(tmp_path):
     assert set(report["val_accuracy_by_point"]) == {"8x32x32@1", "8x32x32@0.5", "4x16x16@1", "4x16x16@0.5"}
     cfg, _, _, _ = export.load(str(out))
     assert (cfg.num_frames, cfg.height, cfg.width) == (8, 32, 32)      # weights keep the base geometry
+
+
+def render_l_shape(frames: int, size: int, angle_step: float, scale_step: float = 0.0, shift=(0.0, 0.0)):
+    """An L (two bars, rotationally asymmetric) of luminance 200 on 40, turned by angle_step
+    radians per frame about the frame's centre (positive = clockwise on screen, where y points
+    down), scaled by (1 + scale_step) per frame and moved by `shift` pixels per frame."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    clips = np.full((frames, size, size, 3), 40, np.uint8)
+    for t in range(frames):
+        a = angle_step * t
+        s = (1 + scale_step) ** t
+        u, v = x - size / 2 - shift[0] * t, y - size / 2 - shift[1] * t
+        # Undo the turn (clockwise on screen is +angle in x-right, y-down coordinates).
+        ru, rv = (np.cos(a) * u + np.sin(a) * v) / s, (-np.sin(a) * u + np.cos(a) * v) / s
+        inside = ((np.abs(rv) < 2.5) & (ru > -8) & (ru < 9)) | ((np.abs(ru + 6) < 2.5) & (rv > -2.5) & (rv < 8))
+        clips[t][inside] = 200
+    return clips
+
+
+def test_motion_moments_read_each_motion_and_ignore_polarity():
+    cw = render_l_shape(8, 48, 0.15)[None]
+    ccw = render_l_shape(8, 48, -0.15)[None]
+    right = render_l_shape(8, 48, 0.0, shift=(1.5, 0.0))[None]
+    down = render_l_shape(8, 48, 0.0, shift=(0.0, 1.5))[None]
+    grow = render_l_shape(8, 48, 0.0, scale_step=0.08)[None]
+    m = {k: train.motion_moments(c)[0] for k, c in
+         dict(cw=cw, ccw=ccw, right=right, down=down, grow=grow).items()}
+    mean_x, mean_y, div, curl = range(4)
+    assert m["cw"][curl] > 0 > m["ccw"][curl], m
+    assert m["right"][mean_x] > 0 and abs(m["right"][mean_y]) < 0.2 * m["right"][mean_x], m
+    assert m["down"][mean_y] > 0 and abs(m["down"][mean_x]) < 0.2 * m["down"][mean_y], m
+    assert m["grow"][div] > 0 and abs(m["grow"][curl]) < 0.2 * m["grow"][div], m
+    # The polarity of the clip does not matter; a mirror or time reversal turns the signs as they
+    # turn the labels.
+    assert np.allclose(train.motion_moments(255 - cw)[0], m["cw"], atol=1e-5)
+    assert np.allclose(train.motion_moments(cw[:, :, :, ::-1])[0][[mean_x, curl]], -m["cw"][[mean_x, curl]], atol=1e-5)
+    assert np.allclose(train.motion_moments(cw[:, ::-1])[0], -m["cw"], atol=1e-5)
+
+
+def test_smooth_posemb_init_is_smooth_and_trainable_shape():
+    from tokenreel_ref import model
+    cfg = train.tiny_config(8, 32, 32, 10)                          # grid 4 x 4 x 4
+    base = model.init_params(cfg, seed=0)
+    params = train.smooth_posemb_init(base, cfg, 0.5, 1.0, seed=0)
+    pe = np.asarray(params["Transformer"]["posembed_input"]["pos_embedding"])
+    assert pe.shape == np.asarray(base["Transformer"]["posembed_input"]["pos_embedding"]).shape
+    grid = pe[0].reshape(cfg.grid + (pe.shape[-1],))
+    fields = np.abs(grid).max(axis=(0, 1, 2)) > 0.2
+    assert fields.sum() == round(0.5 * pe.shape[-1])
+    temporal = fields & (grid.std(axis=0).mean(axis=(0, 1)) > 0.1)
+    assert temporal.any() and np.allclose(grid[..., temporal].std(axis=(1, 2)), 0, atol=1e-6)   # time only
+    spatial = fields & ~temporal
+    assert spatial.any() and np.allclose(grid[..., spatial].std(axis=0), 0, atol=1e-6)         # space only
+    # Neighbouring tokens differ by less than the field's range: smooth, not noise.
+    assert np.abs(np.diff(grid[..., spatial], axis=2)).max() < 0.75 * np.ptp(grid[..., spatial], axis=(1, 2)).max()
+
+
+def test_aux_run_exports_the_model_only(tmp_path):
+    pixels, labels = toy_motion_set(48, seed=4)
+    write_npz(tmp_path / "train.npz", pixels, labels)
+    out = tmp_path / "aux.safetensors"
+    report = train.train(train.parse_args([
+        "--train", str(tmp_path / "train.npz"), "--out", str(out), "--tiny", "--steps", "8",
+        "--batch", "8", "--log-every", "4", "--aux-weight", "1", "--posemb-init", "0.25"]))
+    assert report["steps"] == 8 and np.isfinite(report["last_loss"])
+    with open(out, "rb") as f:
+        header = f.read(8 + int.from_bytes(f.read(8), "little"))
+    assert b"aux_head" not in header
+    export.load(str(out))

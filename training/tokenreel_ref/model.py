@@ -186,6 +186,7 @@ class TokenReelViT(nn.Module):
             x = x[:, 0]
         else:
             x = {"gap": jnp.mean, "gmp": jnp.max, "gsp": jnp.sum}[cfg.classifier](x, axis=1)
+        self.sow("intermediates", "pooled", x)       # [B, D], for the trainer's auxiliary head
         if cfg.representation_size is not None:
             x = jnp.tanh(nn.Dense(cfg.representation_size, name="pre_logits")(x))
         return nn.Dense(cfg.num_classes, kernel_init=nn.initializers.zeros, name="output_projection")(x)
