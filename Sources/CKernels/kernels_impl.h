@@ -120,7 +120,9 @@ static void KERNEL(layer_norm)(const float *x, float *out, long rows, long cols,
     }
 }
 
-static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
+/// Rows of x (ld apart) replaced by exp(x - row max); inv[r] = 1 / the row's sum, so that
+/// softmax = x * inv[r] (the attention kernel folds that scale into its output instead).
+INLINE void exp_rows(float *x, long rows, long cols, long ld, float *inv) {
     const long full = cols - cols % 8, tail = cols - full;
     for (long r = 0; r < rows; r++) {
         float *row = x + r * ld;
@@ -135,29 +137,45 @@ static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
             acc += e;
             st_part(row + full, tail, e);
         }
-        const v8f inv = splat(1.0f / hsum(acc));
-        for (long c = 0; c < full; c += 8) st8(row + c, ld8(row + c) * inv);
-        if (tail) st_part(row + full, tail, ld_part(row + full, tail, 0) * inv);
+        inv[r] = 1.0f / hsum(acc);
     }
 }
 
-// Attention for one head. Queries are processed AR rows at a time: their scores against all
-// keys (an AR x 16 register tile over the head dimension, K packed transposed once per call),
-// softmax over the row, then the AR x 16 tiles of P V over the keys, V read in place. Everything
-// of a block stays in L1/L2; no C matrix is zeroed and nothing but K is packed.
+static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
+    const long full = cols - cols % 8, tail = cols - full;
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * ld, inv;
+        exp_rows(row, 1, cols, ld, &inv);
+        const v8f s = splat(inv);
+        for (long c = 0; c < full; c += 8) st8(row + c, ld8(row + c) * s);
+        if (tail) st_part(row + full, tail, ld_part(row + full, tail, 0) * s);
+    }
+}
+
+// Attention for one head. K and V are first packed into 16-wide panels (K transposed: per block
+// of 16 keys a [dh, 16] panel; V: per block of 16 head columns an [n, 16] panel, zero-padded), so
+// every inner loop below reads one contiguous stream, as a BLAS micro-kernel does. Queries are
+// then processed AR rows at a time: their scores against all keys (an AR x 16 register tile over
+// the head dimension), exp(score - row max) with the row sums kept aside, and the AR x 16 tiles
+// of P V over the keys, scaled by 1 / row sum as they are stored (the softmax's normalisation,
+// without a pass over P). Everything of a block stays in L1/L2; no C matrix is zeroed.
 #define AR 6
 
-/// acc rows 0..<rows of an AR x 8w tile to dst (rows ld apart), the first `cols` (<= 8w) columns.
-#define STORE_TILE(acc, w, dst, ld, rows, cols)                                                    \
-    for (long i_ = 0; i_ < (rows); i_++)                                                           \
-        for (int h_ = 0; h_ < (w); h_++) {                                                         \
-            long c_ = (cols) - 8L * h_;                                                            \
-            if (c_ >= 8) st8((dst) + i_ * (ld) + 8 * h_, acc[i_][h_]);                             \
-            else if (c_ > 0) st_part((dst) + i_ * (ld) + 8 * h_, c_, acc[i_][h_]);                 \
+/// acc rows 0..<rows of an AR x 16 tile, each times scale[i], to dst (rows ld apart), the first
+/// `cols` (<= 16) columns.
+INLINE void store_tile(v8f acc[AR][2], const float *scale, float *dst, long ld, long rows, long cols) {
+    for (long i = 0; i < rows; i++)
+        for (int h = 0; h < 2; h++) {
+            const long c = cols - 8L * h;
+            const v8f x = scale ? acc[i][h] * splat(scale[i]) : acc[i][h];
+            if (c >= 8) st8(dst + i * ld + 8 * h, x);
+            else if (c > 0) st_part(dst + i * ld + 8 * h, c, x);
         }
+}
 
-/// One step of a rank-1 update of an AR x 16 tile: acc[i] += rows[i][index] * (b0 | b1).
-INLINE void tile_step(v8f acc[AR][2], const float *const rows[AR], long index, v8f b0, v8f b1) {
+/// One step of a rank-1 update of an AR x 16 tile: acc[i] += rows[i][index] * b[0..<16].
+INLINE void tile_step(v8f acc[AR][2], const float *const rows[AR], long index, const float *b) {
+    const v8f b0 = ld8(b), b1 = ld8(b + 8);
 #pragma clang loop unroll(full)
     for (int i = 0; i < AR; i++) {
         const v8f a = splat(rows[i][index]);
@@ -166,12 +184,21 @@ INLINE void tile_step(v8f acc[AR][2], const float *const rows[AR], long index, v
     }
 }
 
+INLINE void zero_tile(v8f acc[AR][2]) {
+    for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
+}
+
 static void KERNEL(attention_head)(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                                    float *out, long ldo, float *scratch, float *received, long received_rows) {
-    const long np = (n + 15) & ~15L;
-    float *kt = scratch, *p = scratch + dh * np;
-    for (long j = 0; j < np; j++)
-        for (long d = 0; d < dh; d++) kt[d * np + j] = j < n ? k[j * ld + d] : 0;
+    const long np = (n + 15) & ~15L, dp = (dh + 15) & ~15L;
+    float *kp = scratch, *vp = kp + dh * np, *p = vp + dp * n;
+    for (long j0 = 0; j0 < np; j0 += 16)                  // K panels: kp[j0 / 16][d][j % 16]
+        for (long d = 0; d < dh; d++)
+            for (long j = j0; j < j0 + 16; j++) kp[j0 * dh + d * 16 + (j - j0)] = j < n ? k[j * ld + d] : 0;
+    for (long c0 = 0; c0 < dp; c0 += 16)                  // V panels: vp[c0 / 16][j][c % 16]
+        for (long j = 0; j < n; j++)
+            for (long c = c0; c < c0 + 16; c++) vp[c0 * n + j * 16 + (c - c0)] = c < dh ? v[j * ld + c] : 0;
+    float inv[AR];
     for (long i0 = 0; i0 < m; i0 += AR) {
         const long mr = m - i0 < AR ? m - i0 : AR;
         const float *qr[AR];
@@ -179,32 +206,26 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
         // scores: p [AR, np] = Q_block K^T
         for (long j0 = 0; j0 < np; j0 += 16) {
             v8f acc[AR][2];
-            for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
-            const float *b = kt + j0;
-            for (long d = 0; d < dh; d++, b += np) tile_step(acc, qr, d, ld8(b), ld8(b + 8));
-            STORE_TILE(acc, 2, p + j0, np, mr, 16)
+            zero_tile(acc);
+            const float *b = kp + j0 * dh;
+            for (long d = 0; d < dh; d++, b += 16) tile_step(acc, qr, d, b);
+            store_tile(acc, NULL, p + j0, np, mr, 16);
         }
-        KERNEL(softmax_rows)(p, mr, n, np);
+        exp_rows(p, mr, n, np, inv);
         const float *pr[AR];
         for (int i = 0; i < AR; i++) pr[i] = p + (i < mr ? i : 0) * np;
         if (received)
-            for (long i = 0; i < mr && i0 + i < received_rows; i++)
-                for (long j = 0; j < n; j++) received[j] += p[i * np + j];
-        // out [mr, dh] = P V, 16 columns at a time; a last tile of fewer columns loads only those
-        // (ld_part), so nothing past the head's columns is read.
-        for (long c0 = 0; c0 < dh; c0 += 16) {
-            const long cols = dh - c0 < 16 ? dh - c0 : 16;
-            v8f acc[AR][2];
-            for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
-            const float *vr = v + c0;
-            if (cols == 16) {
-                for (long j = 0; j < n; j++, vr += ld) tile_step(acc, pr, j, ld8(vr), ld8(vr + 8));
-            } else {
-                for (long j = 0; j < n; j++, vr += ld)
-                    tile_step(acc, pr, j, cols >= 8 ? ld8(vr) : ld_part(vr, cols, 0),
-                              cols > 8 ? ld_part(vr + 8, cols - 8, 0) : splat(0));
+            for (long i = 0; i < mr && i0 + i < received_rows; i++) {
+                const float *row = p + i * np;
+                for (long j = 0; j < n; j++) received[j] += row[j] * inv[i];
             }
-            STORE_TILE(acc, 2, out + i0 * ldo + c0, ldo, mr, cols)
+        // out [mr, dh] = P V / row sums, 16 columns at a time (the last panel zero-padded).
+        for (long c0 = 0; c0 < dh; c0 += 16) {
+            v8f acc[AR][2];
+            zero_tile(acc);
+            const float *b = vp + c0 * n;
+            for (long j = 0; j < n; j++, b += 16) tile_step(acc, pr, j, b);
+            store_tile(acc, inv, out + i0 * ldo + c0, ldo, mr, dh - c0 < 16 ? dh - c0 : 16);
         }
     }
 }

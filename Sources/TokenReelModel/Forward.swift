@@ -32,9 +32,9 @@ extension VideoModel {
     static let minimumRowsPerThread = 64
     /// Fewest temporal slices worth a thread of their own.
     static let minimumSlicesPerThread = 4
-    /// Largest keys x head-dim product the fused attention kernel takes: its packed K (4 bytes a
-    /// value) must fit in half of this CPU's L2, since every block of six queries reads all of
-    /// it. Longer attention goes through OpenBLAS in blocks of `attentionRowBlock` queries
+    /// Largest number of floats the fused attention kernel may pack (K and V, 2 x keys x head
+    /// dim): they must fit in half of this CPU's L2, since every block of six queries reads all
+    /// of them. Longer attention goes through OpenBLAS in blocks of `attentionRowBlock` queries
     /// (ViViT-B, 3136 keys x 64 on a 512 KB L2: 0.46 clips/s that way, 0.33 fused; M, 392 x 64,
     /// is faster fused). `TOKENREEL_ATTENTION=openblas` or `=fused` in the environment forces one
     /// path for every size (for benchmarks); tests set the limit to 0 for the OpenBLAS path.
@@ -225,7 +225,7 @@ extension VideoModel {
     ) {
         let c = config, d = c.hiddenSize, hd = c.numHeads, dh = c.headDim, ld = 3 * d
         let scratch = s.scores + thread * s.scoresPerThread
-        let clsOnly = c.classifier == .token, fused = n * dh <= Self.fusedAttentionLimit
+        let clsOnly = c.classifier == .token, fused = 2 * n * dh <= Self.fusedAttentionLimit   // K and V packed
         var r = r0
         while r < r1 {
             let bi = r / n, end = min(r1, (bi + 1) * n), q0 = r - bi * n

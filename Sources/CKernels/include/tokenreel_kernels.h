@@ -44,7 +44,7 @@ void trk_softmax_rows(float *x, long rows, long cols, long ld);
 void trk_attention_head(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                         float *out, long ldo, float *scratch, float *received, long received_rows);
 /// Scratch floats trk_attention_head needs for n keys of width dh.
-static inline long trk_attention_scratch(long n, long dh) { return (dh + 6) * ((n + 15) / 16 * 16); }
+static inline long trk_attention_scratch(long n, long dh) { return (dh + 6) * ((n + 15) / 16 * 16) + (dh + 15) / 16 * 16 * n; }
 
 /// The build in use: "avx2+fma" or "generic".
 const char *trk_kernels_isa(void);
