@@ -10,7 +10,7 @@ struct Scratch {
     let y: UnsafeMutablePointer<Float>        // [B*N0, D] LayerNorm outputs
     let qkv: UnsafeMutablePointer<Float>      // [B*N0, 3D]
     let attn: UnsafeMutablePointer<Float>     // [B*N0, D] attention outputs, heads side by side
-    let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread] attention scratch (packed K, a block of probabilities)
+    let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread] attention scratch (packed K and V, a block of probabilities)
     let hidden: UnsafeMutablePointer<Float>   // [B*N0, max(M, bottleneck)]
     let mask: UnsafeMutablePointer<Float>     // [G*P, S] TokenLearner / TokenFuser masks
     let maskT: UnsafeMutablePointer<Float>    // [G*P, S] (transposed masks; v1.0 conv ping-pong)
