@@ -14,6 +14,7 @@ it to another class, and the label is mapped with it:
     transpose         left <-> up, right <-> down, rotate_cw <-> rotate_ccw   (square clips)
     time reversal     left <-> right, up <-> down, zoom_in <-> zoom_out, rotate_cw <-> rotate_ccw
     colour            channel permutation, inversion, brightness/contrast jitter (no label change)
+    shake             every frame moved by up to 0.7% of the short side (--shake; no label change)
 
     .venv/bin/python training/train.py --train train.npz --val val.npz \
         --out models/motion10-tlvivit-s16x64.safetensors --minutes 45
@@ -92,11 +93,31 @@ def swap_table(names: list, pairs: list) -> np.ndarray:
     return table
 
 
+def shake_clip(clip: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """uint8 [T,H,W,3] with frame t moved by shifts[t] = (dx, dy) pixels (|dx|, |dy| < 2; x right,
+    y down), bilinear, edges replicated: a hand-held camera's shake. Motion10's `static` allows the
+    object's centre to move by 2% of the short side, so a clip shaken by at most 0.7% per axis
+    keeps every label true; without this the model, whose temporal-difference channels see every
+    sub-pixel change, called shaken static clips rotations (0/20 static right on
+    scripts/motion10-alt.py's clips, which shake by up to 0.6%)."""
+    t, h, w, _ = clip.shape
+    pad = np.pad(clip.astype(np.float32), ((0, 0), (2, 2), (2, 2), (0, 0)), mode="edge")
+    out = np.empty((t, h, w, 3), np.float32)
+    for f, (dx, dy) in enumerate(np.clip(shifts, -1.99, 1.99)):
+        x0, y0 = int(np.floor(-dx)), int(np.floor(-dy))
+        fx, fy = -dx - x0, -dy - y0
+        win = pad[f, 2 + y0:2 + y0 + h + 1, 2 + x0:2 + x0 + w + 1]
+        out[f] = ((1 - fy) * ((1 - fx) * win[:h, :w] + fx * win[:h, 1:])
+                  + fy * ((1 - fx) * win[1:, :w] + fx * win[1:, 1:]))
+    return np.floor(out + 0.5).astype(np.uint8)
+
+
 class Augmenter:
     """Label-true augmentations, applied per clip on the host (uint8 in, uint8 out)."""
 
-    def __init__(self, names: list, rng: np.random.Generator):
+    def __init__(self, names: list, rng: np.random.Generator, shake: float = 0.0, shake_amplitude: float = 0.007):
         self.rng = rng
+        self.shake, self.shake_amplitude = shake, shake_amplitude
         self.hflip = swap_table(names, [("left", "right"), ("rotate_cw", "rotate_ccw")])
         self.vflip = swap_table(names, [("up", "down"), ("rotate_cw", "rotate_ccw")])
         self.reverse = swap_table(names, [("left", "right"), ("up", "down"), ("zoom_in", "zoom_out"),
@@ -119,6 +140,9 @@ class Augmenter:
                 c, labels[i] = c[::-1], self.reverse[labels[i]]
             if c.shape[1] == c.shape[2] and r.random() < 0.5:
                 c, labels[i] = c.transpose(0, 2, 1, 3), self.transpose[labels[i]]
+            if self.shake and r.random() < self.shake:
+                a = self.shake_amplitude * min(c.shape[1], c.shape[2])
+                c = shake_clip(c, r.uniform(-a, a, (c.shape[0], 2)))
             c = c[..., r.permutation(3)]
             if r.random() < 0.3:
                 c = 255 - c
@@ -445,7 +469,7 @@ def train(args) -> dict:
         print(f"auxiliary motion moments, weight {args.aux_weight}, scales {np.round(scales, 4).tolist()}", flush=True)
 
     rng = np.random.default_rng(args.seed)
-    augment = Augmenter(names, rng)
+    augment = Augmenter(names, rng, args.shake, args.shake_amplitude)
     opt_state = optimizer.init(params)
     batches = prefetch(lambda: batch_stream(pixels, labels, args.batch, rng, None if args.no_augment else augment,
                                             points, scales), depth=4)
@@ -532,6 +556,10 @@ def parse_args(argv=None):
     ap.add_argument("--motion-init", type=float, default=0.0,
                     help="fraction of embedding channels initialised as temporal differences (0: plain LeCun init)")
     ap.add_argument("--motion-gain", type=float, default=1.0, help="scale of the temporal-difference channels at init")
+    ap.add_argument("--shake", type=float, default=0.0,
+                    help="probability of shaking a clip: every frame moved by a random sub-pixel offset (0: off)")
+    ap.add_argument("--shake-amplitude", type=float, default=0.007,
+                    help="largest shake offset per axis, as a fraction of the clip's short side")
     ap.add_argument("--aux-weight", type=float, default=0.0,
                     help="weight of the auxiliary loss: regress the clip's motion moments (mean flow, divergence, "
                          "curl; from image gradients, no labels) from the pooled features (0: off)")

@@ -198,3 +198,24 @@ def test_aux_run_exports_the_model_only(tmp_path):
         header = f.read(8 + int.from_bytes(f.read(8), "little"))
     assert b"aux_head" not in header
     export.load(str(out))
+
+
+def test_shake_moves_frames_by_subpixel_offsets_and_keeps_labels():
+    clip = render_l_shape(6, 40, 0.0)                                  # a still L
+    assert np.array_equal(train.shake_clip(clip, np.zeros((6, 2))), clip)   # no offset: untouched
+    shifts = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.5, 0.0], [-0.4, 0.3], [1.5, 1.5]])
+    shaken = train.shake_clip(clip, shifts)
+    assert np.array_equal(shaken[1][:, 1:], clip[1][:, :-1])               # one pixel right
+    assert np.array_equal(shaken[2][:-1], clip[2][1:])                     # one pixel up
+    # The object's centroid follows each offset to a tenth of a pixel.
+    def centroid(frame):
+        m = frame[..., 0].astype(np.float64) - 40
+        y, x = np.mgrid[0:frame.shape[0], 0:frame.shape[1]]
+        return np.array([(m * x).sum(), (m * y).sum()]) / m.sum()
+    for f in range(6):
+        assert np.allclose(centroid(shaken[f]) - centroid(clip[f]), shifts[f], atol=0.1), f
+    names = train.MOTION10
+    aug = train.Augmenter(names, np.random.default_rng(0), shake=1.0)
+    clips = np.stack([clip] * 4)
+    out, labels = aug(clips, np.full(4, names.index("static"), np.int32))
+    assert (labels == names.index("static")).all()
