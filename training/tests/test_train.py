@@ -34,13 +34,16 @@ def write_npz(path, pixels, labels):
              normalization=json.dumps({"type": "zero_centered"}))
 
 
+def tiny_run(tmp_path, name: str, clips: int, seed: int, args: list):
+    """Trains the tiny model on a toy set of `clips` clips -> (weights path, report)."""
+    write_npz(tmp_path / "train.npz", *toy_motion_set(clips, seed=seed))
+    out = tmp_path / f"{name}.safetensors"
+    return out, train.train(train.parse_args(["--train", str(tmp_path / "train.npz"), "--out", str(out), "--tiny"] + args))
+
+
 def test_tiny_run_lowers_loss_and_exports(tmp_path):
-    pixels, labels = toy_motion_set(96, seed=1)
-    write_npz(tmp_path / "train.npz", pixels, labels)
-    out = tmp_path / "tiny.safetensors"
-    report = train.train(train.parse_args([
-        "--train", str(tmp_path / "train.npz"), "--out", str(out), "--tiny", "--steps", "60",
-        "--batch", "16", "--lr", "3e-3", "--log-every", "10", "--no-augment", "--seed", "0"]))
+    out, report = tiny_run(tmp_path, "tiny", 96, 1, ["--steps", "60", "--batch", "16", "--lr", "3e-3",
+                                                     "--log-every", "10", "--no-augment", "--seed", "0"])
     assert report["steps"] == 60
     assert report["last_loss"] < 0.8 * report["first_loss"], report
     cfg, params, labels_out, norm = export.load(str(out))
@@ -187,12 +190,8 @@ def test_smooth_posemb_init_is_smooth_and_trainable_shape():
 
 
 def test_aux_run_exports_the_model_only(tmp_path):
-    pixels, labels = toy_motion_set(48, seed=4)
-    write_npz(tmp_path / "train.npz", pixels, labels)
-    out = tmp_path / "aux.safetensors"
-    report = train.train(train.parse_args([
-        "--train", str(tmp_path / "train.npz"), "--out", str(out), "--tiny", "--steps", "8",
-        "--batch", "8", "--log-every", "4", "--aux-weight", "1", "--posemb-init", "0.25"]))
+    out, report = tiny_run(tmp_path, "aux", 48, 4, ["--steps", "8", "--batch", "8", "--log-every", "4",
+                                                    "--aux-weight", "1", "--posemb-init", "0.25"])
     assert report["steps"] == 8 and np.isfinite(report["last_loss"])
     with open(out, "rb") as f:
         header = f.read(8 + int.from_bytes(f.read(8), "little"))
