@@ -84,7 +84,7 @@ def luma(rgb):
 
 def background(kind: str, h: int, w: int, rng):
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    c1, c2 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+    c1 = rng.uniform(0, 1, 3)
     c2 = np.clip(c1 + rng.uniform(-0.2, 0.2, 3), 0, 1)                   # textures of modest contrast
     if kind == "solid":
         t = np.zeros((h, w), np.float32)
