@@ -169,8 +169,8 @@ def render(cls: str, shape: str, h: int, w: int, n: int, rng, ss: int = 2):
         dx, dy = sx - xs[i], sy - ys[i]
         c, s = np.cos(angle[i]), np.sin(angle[i])
         u, v = (c * dx + s * dy) / scale[i], (-s * dx + c * dy) / scale[i]   # undo the turn
-        cover = shape_mask(shape, u, v).reshape(h, ss, w, ss).mean(axis=(1, 3)) if visible[i] else 0.0
-        img = bg * (1 - np.asarray(cover)[..., None]) + colour * np.asarray(cover)[..., None]
+        cover = shape_mask(shape, u, v).reshape(h, ss, w, ss).mean(axis=(1, 3))[..., None] if visible[i] else 0.0
+        img = bg * (1 - cover) + colour * cover
         img = img + rng.normal(0, noise, img.shape)
         frames[i] = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     return frames

@@ -221,6 +221,11 @@ def motion_init(params, fraction: float, gain: float, seed: int):
     return params
 
 
+def unit_centres(n: int) -> np.ndarray:
+    """Centres of n equal cells spanning [-1, 1] (pixels or tokens along one axis)."""
+    return (np.arange(n, dtype=np.float32) + 0.5) / n * 2 - 1
+
+
 def smooth_posemb_init(params, cfg: ModelConfig, fraction: float, scale: float, seed: int):
     """Gives a `fraction` of the position embedding's channels smooth functions of the token's
     place in the clip, on coordinates t, y, x in [-1, 1] at the token centres: a third of them
@@ -243,10 +248,7 @@ def smooth_posemb_init(params, cfg: ModelConfig, fraction: float, scale: float, 
     if c <= 0:
         return params
 
-    def centres(n):
-        return (np.arange(n, dtype=np.float32) + 0.5) / n * 2 - 1
-
-    t, y, x = np.meshgrid(centres(tg), centres(hg), centres(wg), indexing="ij")   # [T', H', W']
+    t, y, x = np.meshgrid(unit_centres(tg), unit_centres(hg), unit_centres(wg), indexing="ij")   # [T', H', W']
     chans = np.random.default_rng(seed + 7).permutation(d)[:c]
     spatial = 0
     for j, ch in enumerate(chans):
@@ -379,8 +381,7 @@ def motion_moments(clips: np.ndarray) -> np.ndarray:
     mid = 0.5 * (lum[:, 1:] + lum[:, :-1])
     gy, gx = np.gradient(mid, axis=(2, 3))
     h, w = lum.shape[2:]
-    y = ((np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1)[:, None]
-    x = ((np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1)[None, :]
+    y, x = unit_centres(h)[:, None], unit_centres(w)[None, :]
     ex, ey = -(it * gx), -(it * gy)                                       # |grad I|^2 v, per pixel
     weight = (gx * gx + gy * gy).sum(axis=(1, 2, 3)) + 1e-6
     moments = np.stack([ex.sum(axis=(1, 2, 3)), ey.sum(axis=(1, 2, 3)),
