@@ -221,6 +221,21 @@ def motion_init(params, fraction: float, gain: float, seed: int):
     return params
 
 
+def initial_params(path: str, cfg: ModelConfig, names: list, fresh):
+    """The parameters of a saved model (--init) to start from, checked against this run's model:
+    the same config (all of it: shapes alone could hide a different TokenLearner place) and the
+    same classes in the same order. Trainer-only heads are not saved, so they start fresh."""
+    saved_cfg, saved, labels, _ = export.load(path)
+    if saved_cfg.to_json() != cfg.to_json():
+        raise SystemExit(f"--init {path}: its config differs from this run's:\n  {saved_cfg.to_json()}\n  {cfg.to_json()}")
+    if list(labels) != list(names):
+        raise SystemExit(f"--init {path}: its classes {labels} differ from the training set's {names}")
+    shapes = jax.tree_util.tree_map(np.shape, fresh)
+    if jax.tree_util.tree_map(np.shape, saved) != shapes:
+        raise SystemExit(f"--init {path}: its parameter tree differs from this model's")
+    return jax.tree_util.tree_map(jnp.asarray, saved)
+
+
 def unit_centres(n: int) -> np.ndarray:
     """Centres of n equal cells spanning [-1, 1] (pixels or tokens along one axis)."""
     return (np.arange(n, dtype=np.float32) + 0.5) / n * 2 - 1
@@ -282,12 +297,13 @@ def resized_posemb(params, cfg: ModelConfig, new_cfg: ModelConfig):
     return out
 
 
-AUX_HEAD = "aux_head"      # trainer-only parameters (--aux-weight); never exported
+AUX_HEAD = "aux_head"              # trainer-only parameters (--aux-weight); never exported
+TOKEN_AUX_HEAD = "token_aux_head"  # trainer-only parameters (--token-aux-weight); never exported
 
 
 def model_params(params):
-    """The model's own parameter tree (without the trainer's auxiliary head)."""
-    return {k: v for k, v in params.items() if k != AUX_HEAD} if AUX_HEAD in params else params
+    """The model's own parameter tree (without the trainer's auxiliary heads)."""
+    return {k: v for k, v in params.items() if k not in (AUX_HEAD, TOKEN_AUX_HEAD)}
 
 
 def moment_scales(pixels, sample: int = 1024) -> np.ndarray:
@@ -304,9 +320,11 @@ class Steps:
     first use. The trained parameters are those of the base geometry; other geometries resample the
     position embedding on the fly."""
 
-    def __init__(self, cfg: ModelConfig, optimizer, smoothing: float, keep_layers: tuple, aux_weight: float = 0.0):
+    def __init__(self, cfg: ModelConfig, optimizer, smoothing: float, keep_layers: tuple, aux_weight: float = 0.0,
+                 token_aux_weight: float = 0.0, token_aux_layer: int = 0):
         self.cfg, self.optimizer, self.smoothing, self.keep_layers = cfg, optimizer, smoothing, keep_layers
         self.aux_weight = aux_weight
+        self.token_aux_weight, self.token_aux_layer = token_aux_weight, token_aux_layer
         self._train, self._predict = {}, {}
 
     def _net(self, geometry, rate):
@@ -318,22 +336,31 @@ class Steps:
         if key not in self._train:
             cfg, net = self._net(geometry, rate)
 
-            def loss_fn(params, x, y, moments):
+            def loss_fn(params, x, y, moments, token_moments):
+                """-> (total loss, [classification, clip auxiliary, token auxiliary] losses)."""
                 variables = {"params": resized_posemb(model_params(params), self.cfg, cfg)}
                 onehot = optax.smooth_labels(jax.nn.one_hot(y, cfg.num_classes), self.smoothing)
-                if not self.aux_weight:
-                    return optax.softmax_cross_entropy(net.apply(variables, x), onehot).mean()
+                zero = jnp.zeros(())
+                if not (self.aux_weight or self.token_aux_weight):
+                    loss = optax.softmax_cross_entropy(net.apply(variables, x), onehot).mean()
+                    return loss, jnp.stack([loss, zero, zero])
                 logits, state = net.apply(variables, x, mutable=["intermediates"])
-                pooled = state["intermediates"]["pooled"][0]                  # [B, D]
-                head = params[AUX_HEAD]
-                aux = jnp.mean((pooled @ head["kernel"] + head["bias"] - moments) ** 2)
-                return optax.softmax_cross_entropy(logits, onehot).mean() + self.aux_weight * aux
+                parts = [optax.softmax_cross_entropy(logits, onehot).mean(), zero, zero]
+                if self.aux_weight:
+                    pooled = state["intermediates"]["pooled"][0]                  # [B, D]
+                    head = params[AUX_HEAD]
+                    parts[1] = jnp.mean((pooled @ head["kernel"] + head["bias"] - moments) ** 2)
+                if self.token_aux_weight:
+                    tokens = state["intermediates"]["Transformer"][f"block_{self.token_aux_layer}"][0]   # [B, N, D]
+                    head = params[TOKEN_AUX_HEAD]
+                    parts[2] = jnp.mean((tokens @ head["kernel"] + head["bias"] - token_moments) ** 2)
+                return parts[0] + self.aux_weight * parts[1] + self.token_aux_weight * parts[2], jnp.stack(parts)
 
             @jax.jit
-            def step(params, opt_state, x, y, moments):
-                loss, grads = jax.value_and_grad(loss_fn)(params, x, y, moments)
+            def step(params, opt_state, x, y, moments, token_moments):
+                (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y, moments, token_moments)
                 updates, opt_state = self.optimizer.update(grads, opt_state, params)
-                return optax.apply_updates(params, updates), opt_state, loss
+                return optax.apply_updates(params, updates), opt_state, loss, parts
             self._train[key] = step
         return self._train[key]
 
@@ -389,7 +416,31 @@ def motion_moments(clips: np.ndarray) -> np.ndarray:
     return (moments / weight[:, None]).astype(np.float32)
 
 
-def batch_stream(pixels, labels, batch: int, rng, augment, points, scales=None):
+def token_motion(clips: np.ndarray, tubelet: tuple) -> np.ndarray:
+    """Each token's own image motion, for the per-token auxiliary loss (--token-aux-weight):
+    [B, N, 2] = -sum I_t grad I (x, y) over the pixels of the token's tubelet and the consecutive
+    frame pairs inside it (the terms of `motion_moments`' mean flow, not normalised), tokens
+    t-major as the model orders them. Zero for tubelets one frame deep.
+
+    Why: a direction of rotation is this local motion weighted by where it happens. With it
+    supervised at every token before the TokenLearner, the classifier's remaining step is a
+    product of a token feature and its position (as for translation), not a chain of three.
+    Status: experimental probe."""
+    b, t, h, w, _ = clips.shape
+    tt, th, tw = tubelet
+    lum = clips.astype(np.float32).mean(axis=-1) / 255.0                  # [B, T, H, W]
+    it = lum[:, 1:] - lum[:, :-1]
+    gy, gx = np.gradient(0.5 * (lum[:, 1:] + lum[:, :-1]), axis=(2, 3))
+    e = np.stack([-(it * gx), -(it * gy)], axis=-1)                       # [B, T-1, H, W, 2]
+    gt, gh, gw = t // tt, h // th, w // tw
+    inside = np.array([(f + 1) % tt != 0 for f in range(t - 1)])           # pair (f, f+1) within a tubelet
+    e = e * inside[None, :, None, None, None]
+    e = np.concatenate([e, np.zeros_like(e[:, :1])], axis=1)[:, :gt * tt, :gh * th, :gw * tw]
+    e = e.reshape(b, gt, tt, gh, th, gw, tw, 2).sum(axis=(2, 4, 6))
+    return e.reshape(b, gt * gh * gw, 2).astype(np.float32)
+
+
+def batch_stream(pixels, labels, batch: int, rng, augment, points, scales=None, token_aux=None):
     """Endless (operating point, clips uint8 [B,T',H',W',3], labels [B], auxiliary targets [B, 4])
     batches: epochs of a shuffled order, augmented, each batch at one operating point drawn
     uniformly (SuperViT). The targets are tanh(motion_moments / scales) of the clips as the model
@@ -406,7 +457,9 @@ def batch_stream(pixels, labels, batch: int, rng, augment, points, scales=None):
             xb = derive(xb, *point[0])
             targets = (np.tanh(motion_moments(xb) / scales) if scales is not None
                        else np.zeros((len(yb), 4), np.float32))
-            yield point, xb, yb, targets
+            token_targets = (np.tanh(token_motion(xb, token_aux[0]) / token_aux[1]) if token_aux is not None
+                             else np.zeros((len(yb), 1, 2), np.float32))
+            yield point, xb, yb, targets, token_targets
 
 
 def prefetch(make, depth: int):
@@ -443,15 +496,18 @@ def train(args) -> dict:
 
     steps_per_epoch = max(1, n // args.batch)
     total_steps = args.steps or steps_per_epoch * args.epochs
+    warmup_steps = max(1, int(total_steps * args.warmup))
     schedule = optax.warmup_cosine_decay_schedule(
-        init_value=0.0, peak_value=args.lr, warmup_steps=max(1, int(total_steps * args.warmup)),
-        decay_steps=total_steps, end_value=args.lr * 0.01)
+        init_value=0.0, peak_value=args.lr, warmup_steps=warmup_steps,
+        decay_steps=max(total_steps, warmup_steps + 1), end_value=args.lr * 0.01)
     optimizer = optax.chain(optax.clip_by_global_norm(1.0),
                             optax.adamw(schedule, weight_decay=args.weight_decay))
     params = model.init_params(cfg, seed=args.seed)
-    if args.motion_init:
+    if args.init:
+        params = initial_params(args.init, cfg, names, params)
+    elif args.motion_init:
         params = motion_init(params, args.motion_init, args.motion_gain, args.seed)
-    if args.posemb_init:
+    if args.posemb_init and not args.init:
         params = smooth_posemb_init(params, cfg, args.posemb_init, args.posemb_scale, args.seed)
     keep_layers = keep.check_keeping(cfg, 0.5, args.keep_layers) if args.keep_layers else ()
     if any(r < 1.0 for r in args.keep_rates) and not keep_layers:
@@ -460,7 +516,8 @@ def train(args) -> dict:
     points = [(g, r) for g in [base] + [g for g in args.sizes if g != base] for r in args.keep_rates]
     for g, _ in points:
         posemb.geometry_config(cfg, *g)                                  # fail early on a bad size
-    steps = Steps(cfg, optimizer, args.label_smoothing, keep_layers, args.aux_weight)
+    steps = Steps(cfg, optimizer, args.label_smoothing, keep_layers, args.aux_weight,
+                  args.token_aux_weight, args.token_aux_layer)
     scales = None
     if args.aux_weight:
         scales = moment_scales(pixels)
@@ -468,23 +525,43 @@ def train(args) -> dict:
         params = dict(params)
         params[AUX_HEAD] = {"kernel": jnp.asarray(head / np.sqrt(cfg.hidden_size)), "bias": jnp.zeros(4)}
         print(f"auxiliary motion moments, weight {args.aux_weight}, scales {np.round(scales, 4).tolist()}", flush=True)
+    token_aux = None
+    if args.token_aux_weight:
+        if cfg.tokenlearner is not None and args.token_aux_layer >= cfg.tokenlearner.loc:
+            raise SystemExit("--token-aux-layer must come before the TokenLearner layer")
+        if len(points) > 1 or cfg.classifier == "token":
+            raise SystemExit("--token-aux-weight works at one operating point, pooled classifiers only")
+        sample = pixels[np.linspace(0, n - 1, min(256, n)).astype(int)]
+        e = np.abs(np.concatenate([token_motion(sample[j:j + 32], cfg.tubelet) for j in range(0, len(sample), 32)]))
+        token_aux = (tuple(cfg.tubelet), float(max(np.percentile(e, 95), 1e-4)))
+        head = np.random.default_rng(args.seed + 13).standard_normal((cfg.hidden_size, 2)).astype(np.float32)
+        params = dict(params)
+        params[TOKEN_AUX_HEAD] = {"kernel": jnp.asarray(head / np.sqrt(cfg.hidden_size)), "bias": jnp.zeros(2)}
+        print(f"per-token motion after block {args.token_aux_layer}, weight {args.token_aux_weight}, "
+              f"scale {token_aux[1]:.4g}", flush=True)
 
     rng = np.random.default_rng(args.seed)
     augment = Augmenter(names, rng, args.shake, args.shake_amplitude)
     opt_state = optimizer.init(params)
     batches = prefetch(lambda: batch_stream(pixels, labels, args.batch, rng, None if args.no_augment else augment,
-                                            points, scales), depth=4)
+                                            points, scales, token_aux), depth=4)
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
     started = time.monotonic()
-    losses = []
+    losses, part_losses = [], []
     step = 0
-    for (geometry, rate), xb, yb, targets in batches:
-        params, opt_state, loss = steps.train(geometry, rate)(params, opt_state, model.normalize(xb, norm), yb, targets)
+    for (geometry, rate), xb, yb, targets, token_targets in batches:
+        params, opt_state, loss, parts = steps.train(geometry, rate)(params, opt_state, model.normalize(xb, norm), yb,
+                                                                     targets, token_targets)
         losses.append(float(loss))
+        part_losses.append(np.asarray(parts))
         step += 1
         if step % args.log_every == 0 or step == total_steps:
             recent = float(np.mean(losses[-args.log_every:]))
-            print(f"step {step}/{total_steps}  loss {recent:.4f}  lr {float(schedule(step)):.2e}  "
+            cls, aux, tok = np.mean(part_losses[-args.log_every:], axis=0)
+            detail = (f" (classification {cls:.4f}" + (f", clip aux {aux:.4f}" if args.aux_weight else "")
+                      + (f", token aux {tok:.4f}" if args.token_aux_weight else "") + ")"
+                      if args.aux_weight or args.token_aux_weight else "")
+            print(f"step {step}/{total_steps}  loss {recent:.4f}{detail}  lr {float(schedule(step)):.2e}  "
                   f"{time.monotonic() - started:.0f}s", flush=True)
         if val is not None and args.eval_every and step % args.eval_every == 0:
             acc = evaluate(steps.predict(base, 1.0), params, val[0], val[1], norm, args.batch)
@@ -537,6 +614,8 @@ def parse_args(argv=None):
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="start from this saved model (safetensors from this trainer) instead of a "
+                                   "fresh initialisation: the same config and classes (a curriculum's later stage)")
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--eval-every", type=int, default=500, help="validation accuracy every N steps (0: only at the end)")
     ap.add_argument("--tiny", action="store_true", help="tiny model, for tests of the trainer")
@@ -561,6 +640,11 @@ def parse_args(argv=None):
                     help="probability of shaking a clip: every frame moved by a random sub-pixel offset (0: off)")
     ap.add_argument("--shake-amplitude", type=float, default=0.007,
                     help="largest shake offset per axis, as a fraction of the clip's short side")
+    ap.add_argument("--token-aux-weight", type=float, default=0.0,
+                    help="weight of a per-token auxiliary loss: regress each token's own image motion "
+                         "(token_motion) from its features after block --token-aux-layer (experimental)")
+    ap.add_argument("--token-aux-layer", type=int, default=1,
+                    help="the block whose output the per-token auxiliary head reads (before the TokenLearner)")
     ap.add_argument("--aux-weight", type=float, default=0.0,
                     help="weight of the auxiliary loss: regress the clip's motion moments (mean flow, divergence, "
                          "curl; from image gradients, no labels) from the pooled features (0: off)")

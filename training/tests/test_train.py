@@ -5,6 +5,7 @@ import os
 import sys
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -51,6 +52,23 @@ def test_tiny_run_lowers_loss_and_exports(tmp_path):
     assert cfg.num_frames == 8 and cfg.height == 32 and cfg.width == 32
     assert norm == {"type": "zero_centered"}
     assert os.path.exists(str(out) + ".train.json")
+
+
+def test_init_starts_from_a_saved_model_and_checks_it(tmp_path):
+    first, _ = tiny_run(tmp_path, "first", 48, 6, ["--steps", "6", "--batch", "8", "--log-every", "3"])
+    # With a learning rate of zero the second run must write back exactly what it started from.
+    second, _ = tiny_run(tmp_path, "second", 48, 6, ["--steps", "2", "--batch", "8", "--log-every", "1",
+                                                     "--lr", "0", "--init", str(first)])
+    _, a, _, _ = export.load(str(first))
+    _, b, _, _ = export.load(str(second))
+    flat_a, flat_b = export.flatten(a), export.flatten(b)
+    assert flat_a.keys() == flat_b.keys() and all(np.array_equal(flat_a[k], flat_b[k]) for k in flat_a)
+    # A set of another geometry makes another config: refused, not silently reshaped.
+    pixels, labels = toy_motion_set(16, seed=7)
+    write_npz(tmp_path / "short.npz", pixels[:, :4], labels)
+    with pytest.raises(SystemExit, match="config differs"):
+        train.train(train.parse_args(["--train", str(tmp_path / "short.npz"), "--out", str(tmp_path / "x.safetensors"),
+                                      "--tiny", "--steps", "1", "--init", str(first)]))
 
 
 def test_augmentations_map_labels_with_the_pixels():
@@ -169,6 +187,32 @@ def test_motion_moments_read_each_motion_and_ignore_polarity():
     assert np.allclose(train.motion_moments(255 - cw)[0], m["cw"], atol=1e-5)
     assert np.allclose(train.motion_moments(cw[:, :, :, ::-1])[0][[mean_x, curl]], -m["cw"][[mean_x, curl]], atol=1e-5)
     assert np.allclose(train.motion_moments(cw[:, ::-1])[0], -m["cw"], atol=1e-5)
+
+
+def test_token_motion_is_local_and_sums_to_the_curl():
+    right = render_l_shape(8, 48, 0.0, shift=(1.5, 0.0))[None]
+    e = train.token_motion(right, (2, 8, 8)).reshape(4, 6, 6, 2)       # T' x H' x W' tokens
+    assert e[..., 0].sum() > 0 and abs(e[..., 1].sum()) < 0.2 * e[..., 0].sum()
+    # Only tokens the L's edges pass through move; the flat background and inside give nothing.
+    assert (np.abs(e[..., 0]) < 1e-6).mean() > 0.4
+    # Frame pairs that straddle two tubelets are not in either token: a 3-frame clip has one pair.
+    assert np.allclose(train.token_motion(right[:, :3], (2, 8, 8))[:, 6 * 6:], 0)
+    # Position-weighted sum over tokens = the curl about the centre: the direction of a rotation.
+    y, x = train.unit_centres(6)[:, None], train.unit_centres(6)[None, :]
+    for angle, sign in ((0.15, 1), (-0.15, -1)):
+        g = train.token_motion(render_l_shape(8, 48, angle)[None], (2, 8, 8)).reshape(4, 6, 6, 2)
+        assert sign * (x * g[..., 1] - y * g[..., 0]).sum() > 0
+    assert np.allclose(train.token_motion(255 - right, (2, 8, 8)), train.token_motion(right, (2, 8, 8)), atol=1e-5)
+
+
+def test_token_aux_run_exports_the_model_only(tmp_path):
+    out, report = tiny_run(tmp_path, "tokaux", 48, 5, ["--steps", "8", "--batch", "8", "--log-every", "4",
+                                                       "--token-aux-weight", "1", "--token-aux-layer", "0"])
+    assert report["steps"] == 8 and np.isfinite(report["last_loss"])
+    with open(out, "rb") as f:
+        header = f.read(8 + int.from_bytes(f.read(8), "little"))
+    assert b"aux_head" not in header
+    export.load(str(out))
 
 
 def test_smooth_posemb_init_is_smooth_and_trainable_shape():

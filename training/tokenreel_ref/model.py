@@ -162,6 +162,7 @@ class Encoder(nn.Module):
                 x = block(y.reshape(b, -1, d))
             else:
                 x = block(x)
+                self.sow("intermediates", f"block_{lyr}", x)     # [B, N, D], for the trainer's token head
         return nn.LayerNorm(epsilon=eps, name="encoder_norm")(x)
 
 
