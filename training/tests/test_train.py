@@ -262,3 +262,14 @@ def test_shake_moves_frames_by_subpixel_offsets_and_keeps_labels():
     clips = np.stack([clip] * 4)
     out, labels = aug(clips, np.full(4, names.index("static"), np.int32))
     assert (labels == names.index("static")).all()
+
+
+def test_token_motion_probe_runs_and_reports_the_baseline(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "probes"))
+    import token_motion
+    write_npz(tmp_path / "a.npz", *toy_motion_set(8, seed=8))
+    write_npz(tmp_path / "b.npz", *toy_motion_set(4, seed=9))
+    token_motion.main(["--train", str(tmp_path / "a.npz"), "--val", str(tmp_path / "b.npz"), "--steps", "5",
+                       "--dim", "16", "--hidden", "32"])
+    out = capsys.readouterr().out
+    assert "held-out error of predicting zero" in out and out.count("held-out error") == 6, out
