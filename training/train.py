@@ -320,11 +320,11 @@ class Steps:
     first use. The trained parameters are those of the base geometry; other geometries resample the
     position embedding on the fly."""
 
-    def __init__(self, cfg: ModelConfig, optimizer, smoothing: float, keep_layers: tuple, aux_weight: float = 0.0,
-                 token_aux_weight: float = 0.0, token_aux_layer: int = 0):
+    def __init__(self, cfg: ModelConfig, optimizer, smoothing: float, keep_layers: tuple, aux=None, token_aux=None):
+        """aux = (weight, per-moment scales) for --aux-weight; token_aux = (weight, block, scale)
+        for --token-aux-weight. Their targets are computed from the raw clips inside the step."""
         self.cfg, self.optimizer, self.smoothing, self.keep_layers = cfg, optimizer, smoothing, keep_layers
-        self.aux_weight = aux_weight
-        self.token_aux_weight, self.token_aux_layer = token_aux_weight, token_aux_layer
+        self.aux, self.token_aux = aux, token_aux
         self._train, self._predict = {}, {}
 
     def _net(self, geometry, rate):
@@ -336,29 +336,37 @@ class Steps:
         if key not in self._train:
             cfg, net = self._net(geometry, rate)
 
-            def loss_fn(params, x, y, moments, token_moments):
-                """-> (total loss, [classification, clip auxiliary, token auxiliary] losses)."""
+            def loss_fn(params, x, raw, y):
+                """x: normalised clips, raw: the same as uint8 -> (total loss, [classification,
+                clip auxiliary, token auxiliary] losses)."""
                 variables = {"params": resized_posemb(model_params(params), self.cfg, cfg)}
                 onehot = optax.smooth_labels(jax.nn.one_hot(y, cfg.num_classes), self.smoothing)
                 zero = jnp.zeros(())
-                if not (self.aux_weight or self.token_aux_weight):
+                if not (self.aux or self.token_aux):
                     loss = optax.softmax_cross_entropy(net.apply(variables, x), onehot).mean()
                     return loss, jnp.stack([loss, zero, zero])
                 logits, state = net.apply(variables, x, mutable=["intermediates"])
                 parts = [optax.softmax_cross_entropy(logits, onehot).mean(), zero, zero]
-                if self.aux_weight:
+                total = parts[0]
+                if self.aux:
+                    weight, scales = self.aux
                     pooled = state["intermediates"]["pooled"][0]                  # [B, D]
                     head = params[AUX_HEAD]
-                    parts[1] = jnp.mean((pooled @ head["kernel"] + head["bias"] - moments) ** 2)
-                if self.token_aux_weight:
-                    tokens = state["intermediates"]["Transformer"][f"block_{self.token_aux_layer}"][0]   # [B, N, D]
+                    target = jnp.tanh(motion_moments(raw, jnp) / scales)
+                    parts[1] = jnp.mean((pooled @ head["kernel"] + head["bias"] - target) ** 2)
+                    total += weight * parts[1]
+                if self.token_aux:
+                    weight, block, scale = self.token_aux
+                    tokens = state["intermediates"]["Transformer"][f"block_{block}"][0]   # [B, N, D]
                     head = params[TOKEN_AUX_HEAD]
-                    parts[2] = jnp.mean((tokens @ head["kernel"] + head["bias"] - token_moments) ** 2)
-                return parts[0] + self.aux_weight * parts[1] + self.token_aux_weight * parts[2], jnp.stack(parts)
+                    target = jnp.tanh(token_motion(raw, cfg.tubelet, jnp) / scale)
+                    parts[2] = jnp.mean((tokens @ head["kernel"] + head["bias"] - target) ** 2)
+                    total += weight * parts[2]
+                return total, jnp.stack(parts)
 
             @jax.jit
-            def step(params, opt_state, x, y, moments, token_moments):
-                (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y, moments, token_moments)
+            def step(params, opt_state, x, raw, y):
+                (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, raw, y)
                 updates, opt_state = self.optimizer.update(grads, opt_state, params)
                 return optax.apply_updates(params, updates), opt_state, loss, parts
             self._train[key] = step
@@ -385,16 +393,27 @@ def evaluate(predict, params, pixels, labels, norm, batch: int, geometry=None) -
     return correct / len(labels)
 
 
-def motion_moments(clips: np.ndarray) -> np.ndarray:
+def motion_energy(clips, xp=np):
+    """Per-pixel motion energy of consecutive frame pairs, [B, T-1, H, W] each: (ex, ey) =
+    -I_t grad I (|grad I|^2 times the normal flow) and the gradient (gx, gy) of the pair's mean
+    luminance (0-1). `xp` is numpy, or jax.numpy inside the jitted training step."""
+    lum = clips.astype(np.float32).mean(axis=-1) / 255.0                  # [B, T, H, W]
+    it = lum[:, 1:] - lum[:, :-1]
+    gy, gx = xp.gradient(0.5 * (lum[:, 1:] + lum[:, :-1]), axis=(2, 3))
+    return -(it * gx), -(it * gy), gx, gy
+
+
+def motion_moments(clips, xp=np):
     """The first-order moments of a clip's image motion, from image gradients, for the auxiliary
     loss (--aux-weight): [B, 4] = mean flow x, mean flow y, divergence, curl about the frame's
     centre. With I_t the difference of consecutive frames' luminance and grad I the gradient of
     their mean, normal flow is v = -I_t grad I / |grad I|^2, and each moment is a sum of
     |grad I|^2-weighted flow over pixels and frame pairs, divided by the total weight:
     mean flow -sum I_t grad I, divergence -sum (p - c) . I_t grad I, curl -sum (p - c) x I_t grad I,
-    with p - c in [-1, 1]. Every factor changes sign with the clip's polarity in pairs, so the
-    moments do not; flips, transposes and time reversal change their signs as they change the
-    labels. No label is used: the targets come from the pixels the model sees.
+    with p - c in [-1, 1]; `xp` as for `motion_energy`. Every factor changes sign with the clip's
+    polarity in pairs, so the moments do not; flips, transposes and time reversal change their
+    signs as they change the labels. No label is used: the targets come from the pixels the model
+    sees.
 
     Why: the classification loss alone never taught the model a direction of rotation (it needs
     motion energy multiplied by where it happens, a third-order feature; rotation-only runs stayed
@@ -402,21 +421,18 @@ def motion_moments(clips: np.ndarray) -> np.ndarray:
     Regressing these moments from the pooled features gives every clip a dense gradient towards
     them. Status: experimental, not in the bundled recipe. With the bundled architecture on
     rotation-only clips (weight 1, --posemb-init 0.25) neither the auxiliary loss nor rotation
-    accuracy moved in 800 steps (docs/motion10-rotation.md)."""
-    lum = clips.astype(np.float32).mean(axis=-1) / 255.0                  # [B, T, H, W]
-    it = lum[:, 1:] - lum[:, :-1]
-    mid = 0.5 * (lum[:, 1:] + lum[:, :-1])
-    gy, gx = np.gradient(mid, axis=(2, 3))
-    h, w = lum.shape[2:]
+    accuracy moved in 800 steps; beside the per-token loss (`token_motion`) it helped the first
+    run off chance (docs/motion10-rotation.md)."""
+    ex, ey, gx, gy = motion_energy(clips, xp)
+    h, w = clips.shape[2:4]
     y, x = unit_centres(h)[:, None], unit_centres(w)[None, :]
-    ex, ey = -(it * gx), -(it * gy)                                       # |grad I|^2 v, per pixel
     weight = (gx * gx + gy * gy).sum(axis=(1, 2, 3)) + 1e-6
-    moments = np.stack([ex.sum(axis=(1, 2, 3)), ey.sum(axis=(1, 2, 3)),
+    moments = xp.stack([ex.sum(axis=(1, 2, 3)), ey.sum(axis=(1, 2, 3)),
                         (x * ex + y * ey).sum(axis=(1, 2, 3)), (x * ey - y * ex).sum(axis=(1, 2, 3))], axis=-1)
     return (moments / weight[:, None]).astype(np.float32)
 
 
-def token_motion(clips: np.ndarray, tubelet: tuple) -> np.ndarray:
+def token_motion(clips, tubelet: tuple, xp=np):
     """Each token's own image motion, for the per-token auxiliary loss (--token-aux-weight):
     [B, N, 2] = -sum I_t grad I (x, y) over the pixels of the token's tubelet and the consecutive
     frame pairs inside it (the terms of `motion_moments`' mean flow, not normalised), tokens
@@ -425,26 +441,22 @@ def token_motion(clips: np.ndarray, tubelet: tuple) -> np.ndarray:
     Why: a direction of rotation is this local motion weighted by where it happens. With it
     supervised at every token before the TokenLearner, the classifier's remaining step is a
     product of a token feature and its position (as for translation), not a chain of three.
-    Status: experimental probe."""
+    Status: experimental, not yet in the bundled recipe (docs/motion10-rotation.md)."""
     b, t, h, w, _ = clips.shape
     tt, th, tw = tubelet
-    lum = clips.astype(np.float32).mean(axis=-1) / 255.0                  # [B, T, H, W]
-    it = lum[:, 1:] - lum[:, :-1]
-    gy, gx = np.gradient(0.5 * (lum[:, 1:] + lum[:, :-1]), axis=(2, 3))
-    e = np.stack([-(it * gx), -(it * gy)], axis=-1)                       # [B, T-1, H, W, 2]
+    ex, ey, _, _ = motion_energy(clips, xp)
+    e = xp.stack([ex, ey], axis=-1)                                       # [B, T-1, H, W, 2]
     gt, gh, gw = t // tt, h // th, w // tw
-    inside = np.array([(f + 1) % tt != 0 for f in range(t - 1)])           # pair (f, f+1) within a tubelet
+    inside = np.array([(f + 1) % tt != 0 for f in range(t - 1)], np.float32)   # pair (f, f+1) within a tubelet
     e = e * inside[None, :, None, None, None]
-    e = np.concatenate([e, np.zeros_like(e[:, :1])], axis=1)[:, :gt * tt, :gh * th, :gw * tw]
+    e = xp.concatenate([e, xp.zeros_like(e[:, :1])], axis=1)[:, :gt * tt, :gh * th, :gw * tw]
     e = e.reshape(b, gt, tt, gh, th, gw, tw, 2).sum(axis=(2, 4, 6))
     return e.reshape(b, gt * gh * gw, 2).astype(np.float32)
 
 
-def batch_stream(pixels, labels, batch: int, rng, augment, points, scales=None, token_aux=None):
-    """Endless (operating point, clips uint8 [B,T',H',W',3], labels [B], auxiliary targets [B, 4])
-    batches: epochs of a shuffled order, augmented, each batch at one operating point drawn
-    uniformly (SuperViT). The targets are tanh(motion_moments / scales) of the clips as the model
-    sees them (zeros without `scales`)."""
+def batch_stream(pixels, labels, batch: int, rng, augment, points):
+    """Endless (operating point, clips uint8 [B,T',H',W',3], labels [B]) batches: epochs of a
+    shuffled order, augmented, each batch at one operating point drawn uniformly (SuperViT)."""
     n = len(labels)
     while True:
         order = rng.permutation(n)
@@ -454,12 +466,7 @@ def batch_stream(pixels, labels, batch: int, rng, augment, points, scales=None, 
             if augment is not None:
                 xb, yb = augment(xb, yb)
             point = points[rng.integers(len(points))]
-            xb = derive(xb, *point[0])
-            targets = (np.tanh(motion_moments(xb) / scales) if scales is not None
-                       else np.zeros((len(yb), 4), np.float32))
-            token_targets = (np.tanh(token_motion(xb, token_aux[0]) / token_aux[1]) if token_aux is not None
-                             else np.zeros((len(yb), 1, 2), np.float32))
-            yield point, xb, yb, targets, token_targets
+            yield point, derive(xb, *point[0]), yb
 
 
 def prefetch(make, depth: int):
@@ -516,16 +523,14 @@ def train(args) -> dict:
     points = [(g, r) for g in [base] + [g for g in args.sizes if g != base] for r in args.keep_rates]
     for g, _ in points:
         posemb.geometry_config(cfg, *g)                                  # fail early on a bad size
-    steps = Steps(cfg, optimizer, args.label_smoothing, keep_layers, args.aux_weight,
-                  args.token_aux_weight, args.token_aux_layer)
-    scales = None
+    aux = token_aux = None
     if args.aux_weight:
         scales = moment_scales(pixels)
         head = np.random.default_rng(args.seed + 11).standard_normal((cfg.hidden_size, 4)).astype(np.float32)
         params = dict(params)
         params[AUX_HEAD] = {"kernel": jnp.asarray(head / np.sqrt(cfg.hidden_size)), "bias": jnp.zeros(4)}
         print(f"auxiliary motion moments, weight {args.aux_weight}, scales {np.round(scales, 4).tolist()}", flush=True)
-    token_aux = None
+        aux = (args.aux_weight, scales)
     if args.token_aux_weight:
         if cfg.tokenlearner is not None and args.token_aux_layer >= cfg.tokenlearner.loc:
             raise SystemExit("--token-aux-layer must come before the TokenLearner layer")
@@ -533,25 +538,25 @@ def train(args) -> dict:
             raise SystemExit("--token-aux-weight works at one operating point, pooled classifiers only")
         sample = pixels[np.linspace(0, n - 1, min(256, n)).astype(int)]
         e = np.abs(np.concatenate([token_motion(sample[j:j + 32], cfg.tubelet) for j in range(0, len(sample), 32)]))
-        token_aux = (tuple(cfg.tubelet), float(max(np.percentile(e, 95), 1e-4)))
+        token_aux = (args.token_aux_weight, args.token_aux_layer, float(max(np.percentile(e, 95), 1e-4)))
         head = np.random.default_rng(args.seed + 13).standard_normal((cfg.hidden_size, 2)).astype(np.float32)
         params = dict(params)
         params[TOKEN_AUX_HEAD] = {"kernel": jnp.asarray(head / np.sqrt(cfg.hidden_size)), "bias": jnp.zeros(2)}
         print(f"per-token motion after block {args.token_aux_layer}, weight {args.token_aux_weight}, "
-              f"scale {token_aux[1]:.4g}", flush=True)
+              f"scale {token_aux[2]:.4g}", flush=True)
+    steps = Steps(cfg, optimizer, args.label_smoothing, keep_layers, aux, token_aux)
 
     rng = np.random.default_rng(args.seed)
     augment = Augmenter(names, rng, args.shake, args.shake_amplitude)
     opt_state = optimizer.init(params)
     batches = prefetch(lambda: batch_stream(pixels, labels, args.batch, rng, None if args.no_augment else augment,
-                                            points, scales, token_aux), depth=4)
+                                            points), depth=4)
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
     started = time.monotonic()
     losses, part_losses = [], []
     step = 0
-    for (geometry, rate), xb, yb, targets, token_targets in batches:
-        params, opt_state, loss, parts = steps.train(geometry, rate)(params, opt_state, model.normalize(xb, norm), yb,
-                                                                     targets, token_targets)
+    for (geometry, rate), xb, yb in batches:
+        params, opt_state, loss, parts = steps.train(geometry, rate)(params, opt_state, model.normalize(xb, norm), xb, yb)
         losses.append(float(loss))
         part_losses.append(np.asarray(parts))
         step += 1

@@ -205,6 +205,17 @@ def test_token_motion_is_local_and_sums_to_the_curl():
     assert np.allclose(train.token_motion(255 - right, (2, 8, 8)), train.token_motion(right, (2, 8, 8)), atol=1e-5)
 
 
+def test_motion_targets_are_the_same_in_numpy_and_in_the_jitted_step():
+    import jax
+    import jax.numpy as jnp
+    clips = np.stack([render_l_shape(8, 48, 0.15), render_l_shape(8, 48, 0.0, shift=(1.5, 0.5))])
+    clips = (clips.astype(np.int32) + np.random.default_rng(0).integers(0, 9, clips.shape)).astype(np.uint8)
+    for f in (train.motion_moments, lambda c, xp: train.token_motion(c, (2, 8, 8), xp)):
+        want = f(clips, np)
+        got = np.asarray(jax.jit(lambda c: f(c, jnp))(clips))
+        assert got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
 def test_token_aux_run_exports_the_model_only(tmp_path):
     out, report = tiny_run(tmp_path, "tokaux", 48, 5, ["--steps", "8", "--batch", "8", "--log-every", "4",
                                                        "--token-aux-weight", "1", "--token-aux-layer", "0"])
