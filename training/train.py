@@ -355,8 +355,8 @@ class Steps:
                     target = jnp.tanh(motion_moments(raw, jnp) / scales)
                     parts[1] = jnp.mean((pooled @ head["kernel"] + head["bias"] - target) ** 2)
                     total += weight * parts[1]
-                if self.token_aux:
-                    weight, block, scale = self.token_aux
+                if self.token_aux and (rate == 1.0 or min(self.keep_layers) > self.token_aux[1]):
+                    weight, block, scale = self.token_aux      # (every token still there after the block)
                     tokens = state["intermediates"]["Transformer"][f"block_{block}"][0]   # [B, N, D]
                     head = params[TOKEN_AUX_HEAD]
                     target = jnp.tanh(token_motion(raw, cfg.tubelet, jnp) / scale)
@@ -534,8 +534,8 @@ def train(args) -> dict:
     if args.token_aux_weight:
         if cfg.tokenlearner is not None and args.token_aux_layer >= cfg.tokenlearner.loc:
             raise SystemExit("--token-aux-layer must come before the TokenLearner layer")
-        if len(points) > 1 or cfg.classifier == "token":
-            raise SystemExit("--token-aux-weight works at one operating point, pooled classifiers only")
+        if cfg.classifier == "token":
+            raise SystemExit("--token-aux-weight works with pooled classifiers only")
         sample = pixels[np.linspace(0, n - 1, min(256, n)).astype(int)]
         e = np.abs(np.concatenate([token_motion(sample[j:j + 32], cfg.tubelet) for j in range(0, len(sample), 32)]))
         token_aux = (args.token_aux_weight, args.token_aux_layer, float(max(np.percentile(e, 95), 1e-4)))

@@ -218,7 +218,8 @@ def test_motion_targets_are_the_same_in_numpy_and_in_the_jitted_step():
 
 def test_token_aux_run_exports_the_model_only(tmp_path):
     out, report = tiny_run(tmp_path, "tokaux", 48, 5, ["--steps", "8", "--batch", "8", "--log-every", "4",
-                                                       "--token-aux-weight", "1", "--token-aux-layer", "0"])
+                                                       "--token-aux-weight", "1", "--token-aux-layer", "0",
+                                                       "--sizes", "4x16x16", "--keep-rates", "1", "0.5", "--keep-layers", "0"])
     assert report["steps"] == 8 and np.isfinite(report["last_loss"])
     with open(out, "rb") as f:
         header = f.read(8 + int.from_bytes(f.read(8), "little"))
