@@ -224,7 +224,8 @@ def apply(cfg: ModelConfig, params, clips, keep_rate: float = 1.0, keep_layers=(
         return m.apply({"params": params}, clips)
     logits, state = m.apply({"params": params}, clips, mutable=["intermediates"])
     blocks = state.get("intermediates", {}).get("Transformer", {})
-    margins = {int(k.split("_")[-1]): v["keep_margin"][0] for k, v in blocks.items()}
+    margins = {int(k.split("_")[-1]): v["keep_margin"][0] for k, v in blocks.items()
+               if k.startswith("encoderblock_") and "keep_margin" in v}
     return logits, margins
 
 
