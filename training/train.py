@@ -306,6 +306,12 @@ def model_params(params):
     return {k: v for k, v in params.items() if k not in (AUX_HEAD, TOKEN_AUX_HEAD)}
 
 
+def linear_head(d: int, outputs: int, seed: int) -> dict:
+    """A trainer-only linear read-out [D, outputs] (LeCun-normal kernel, zero bias)."""
+    kernel = np.random.default_rng(seed).standard_normal((d, outputs)).astype(np.float32) / np.sqrt(d)
+    return {"kernel": jnp.asarray(kernel), "bias": jnp.zeros(outputs)}
+
+
 def moment_scales(pixels, sample: int = 1024) -> np.ndarray:
     """Per-moment scale for the auxiliary targets: the median |moment| over up to `sample`
     training clips. Targets are tanh(moment / scale): a rotation's curl (a few hundredths) and a
@@ -526,9 +532,7 @@ def train(args) -> dict:
     aux = token_aux = None
     if args.aux_weight:
         scales = moment_scales(pixels)
-        head = np.random.default_rng(args.seed + 11).standard_normal((cfg.hidden_size, 4)).astype(np.float32)
-        params = dict(params)
-        params[AUX_HEAD] = {"kernel": jnp.asarray(head / np.sqrt(cfg.hidden_size)), "bias": jnp.zeros(4)}
+        params = dict(params, **{AUX_HEAD: linear_head(cfg.hidden_size, 4, args.seed + 11)})
         print(f"auxiliary motion moments, weight {args.aux_weight}, scales {np.round(scales, 4).tolist()}", flush=True)
         aux = (args.aux_weight, scales)
     if args.token_aux_weight:
@@ -539,9 +543,7 @@ def train(args) -> dict:
         sample = pixels[np.linspace(0, n - 1, min(256, n)).astype(int)]
         e = np.abs(np.concatenate([token_motion(sample[j:j + 32], cfg.tubelet) for j in range(0, len(sample), 32)]))
         token_aux = (args.token_aux_weight, args.token_aux_layer, float(max(np.percentile(e, 95), 1e-4)))
-        head = np.random.default_rng(args.seed + 13).standard_normal((cfg.hidden_size, 2)).astype(np.float32)
-        params = dict(params)
-        params[TOKEN_AUX_HEAD] = {"kernel": jnp.asarray(head / np.sqrt(cfg.hidden_size)), "bias": jnp.zeros(2)}
+        params = dict(params, **{TOKEN_AUX_HEAD: linear_head(cfg.hidden_size, 2, args.seed + 13)})
         print(f"per-token motion after block {args.token_aux_layer}, weight {args.token_aux_weight}, "
               f"scale {token_aux[2]:.4g}", flush=True)
     steps = Steps(cfg, optimizer, args.label_smoothing, keep_layers, aux, token_aux)
