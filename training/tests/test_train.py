@@ -216,17 +216,6 @@ def test_motion_targets_are_the_same_in_numpy_and_in_the_jitted_step():
         assert got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
 
-def test_token_aux_run_exports_the_model_only(tmp_path):
-    out, report = tiny_run(tmp_path, "tokaux", 48, 5, ["--steps", "8", "--batch", "8", "--log-every", "4",
-                                                       "--token-aux-weight", "1", "--token-aux-layer", "0",
-                                                       "--sizes", "4x16x16", "--keep-rates", "1", "0.5", "--keep-layers", "0"])
-    assert report["steps"] == 8 and np.isfinite(report["last_loss"])
-    with open(out, "rb") as f:
-        header = f.read(8 + int.from_bytes(f.read(8), "little"))
-    assert b"aux_head" not in header
-    export.load(str(out))
-
-
 def test_smooth_posemb_init_is_smooth_and_trainable_shape():
     from tokenreel_ref import model
     cfg = train.tiny_config(8, 32, 32, 10)                          # grid 4 x 4 x 4
@@ -245,9 +234,13 @@ def test_smooth_posemb_init_is_smooth_and_trainable_shape():
     assert np.abs(np.diff(grid[..., spatial], axis=2)).max() < 0.75 * np.ptp(grid[..., spatial], axis=(1, 2)).max()
 
 
-def test_aux_run_exports_the_model_only(tmp_path):
-    out, report = tiny_run(tmp_path, "aux", 48, 4, ["--steps", "8", "--batch", "8", "--log-every", "4",
-                                                    "--aux-weight", "1", "--posemb-init", "0.25"])
+@pytest.mark.parametrize("seed, options", [
+    (4, ["--aux-weight", "1", "--posemb-init", "0.25"]),
+    (5, ["--token-aux-weight", "1", "--token-aux-layer", "0",
+         "--sizes", "4x16x16", "--keep-rates", "1", "0.5", "--keep-layers", "0"]),
+], ids=["clip", "token"])
+def test_aux_run_exports_the_model_only(tmp_path, seed, options):
+    out, report = tiny_run(tmp_path, "aux", 48, seed, ["--steps", "8", "--batch", "8", "--log-every", "4"] + options)
     assert report["steps"] == 8 and np.isfinite(report["last_loss"])
     with open(out, "rb") as f:
         header = f.read(8 + int.from_bytes(f.read(8), "little"))
