@@ -500,9 +500,26 @@ def load_sets(paths: list):
     return (np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets]), sets[0][2], sets[0][3])
 
 
+def select_classes(data, keep: list, what: str):
+    """The clips of the named classes only; the label space (and so the classifier) stays whole,
+    so a model trained on a subset continues on the full set with `--init` (a curriculum)."""
+    pixels, labels, names, norm = data
+    missing = [c for c in keep if c not in names]
+    if missing:
+        raise SystemExit(f"{what}: no class {', '.join(missing)} (classes: {', '.join(names)})")
+    mask = np.isin(labels, [names.index(c) for c in keep])
+    if not mask.any():
+        raise SystemExit(f"{what}: no clips of {', '.join(keep)}")
+    return pixels[mask], labels[mask], names, norm
+
+
 def train(args) -> dict:
     pixels, labels, names, norm = load_sets(args.train)
     val = load_npz(args.val) if args.val else None
+    if args.classes:
+        pixels, labels, names, norm = select_classes((pixels, labels, names, norm), args.classes, "--train")
+        val = select_classes(val, args.classes, args.val) if val else None
+        print(f"training on {len(labels)} clips of {', '.join(args.classes)}", flush=True)
     n, frames, height, width, _ = pixels.shape
     cfg = (tiny_config if args.tiny else default_config)(frames, height, width, len(names), args)
     cfg.validate()
@@ -612,6 +629,9 @@ def parse_args(argv=None):
     ap.add_argument("--train", required=True, nargs="+", help="npz files from `tokenreel export` (concatenated)")
     ap.add_argument("--val", help="held-out npz for the final accuracy")
     ap.add_argument("--out", required=True, help="safetensors to write (plus OUT.train.json)")
+    ap.add_argument("--classes", nargs="+", default=[],
+                    help="train (and validate) on the clips of these classes only; the classifier keeps every "
+                         "class, so a later stage can continue from it on all of them with --init")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--steps", type=int, default=0, help="total steps (overrides --epochs)")
     ap.add_argument("--minutes", type=float, default=0, help="stop after this much training time")

@@ -71,6 +71,24 @@ def test_init_starts_from_a_saved_model_and_checks_it(tmp_path):
                                       "--tiny", "--steps", "1", "--init", str(first)]))
 
 
+def test_classes_trains_on_a_subset_and_keeps_every_class(tmp_path):
+    pixels, labels = toy_motion_set(30, seed=8)
+    data = (pixels, labels, train.MOTION10, {"type": "zero_centered"})
+    px, lab, names, _ = train.select_classes(data, ["left", "right"], "toy")
+    assert names == train.MOTION10 and len(lab) == 20 and set(lab.tolist()) == {1, 2}
+    assert np.array_equal(px, pixels[labels > 0])
+    with pytest.raises(SystemExit, match="no class sideways"):
+        train.select_classes(data, ["left", "sideways"], "toy")
+    with pytest.raises(SystemExit, match="no clips of up"):
+        train.select_classes(data, ["up"], "toy")
+    # The subset's model has the whole classifier, so the next stage continues from it.
+    first, _ = tiny_run(tmp_path, "pair", 48, 9, ["--steps", "3", "--batch", "8", "--classes", "left", "right"])
+    _, params, names_out, _ = export.load(str(first))
+    assert names_out == train.MOTION10
+    assert params["output_projection"]["kernel"].shape[-1] == len(train.MOTION10)
+    tiny_run(tmp_path, "all", 48, 9, ["--steps", "2", "--batch", "8", "--init", str(first)])
+
+
 def test_augmentations_map_labels_with_the_pixels():
     names = train.MOTION10
     aug = train.Augmenter(names, np.random.default_rng(0))
