@@ -296,3 +296,18 @@ def test_token_motion_probe_runs_and_reports_the_baseline(tmp_path, capsys):
                        "--dim", "16", "--hidden", "32"])
     out = capsys.readouterr().out
     assert "held-out error of predicting zero" in out and out.count("held-out error") == 6, out
+
+
+def test_readout_probe_reads_a_saved_model(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "probes"))
+    import readout
+    weights, _ = tiny_run(tmp_path, "probe", 24, 10, ["--steps", "2", "--batch", "8"])
+    write_npz(tmp_path / "val.npz", *toy_motion_set(6, seed=11))
+    report = readout.main(["--model", str(weights), "--train", str(tmp_path / "train.npz"),
+                           "--val", str(tmp_path / "val.npz"), "--block", "0"])
+    out = capsys.readouterr().out
+    assert "tokens after block 0 -> their own motion" in out and len(report["token_motion_explained"]) == 2
+    assert "pooled_curl_direction" not in report                # the toy set has no rotation clips
+    with pytest.raises(SystemExit, match="TokenLearner replaces"):
+        readout.main(["--model", str(weights), "--train", str(tmp_path / "train.npz"), "--val", str(tmp_path / "val.npz"),
+                      "--block", "1"])

@@ -1,0 +1,97 @@
+"""What does a trained model already compute? A linear read-out probe for docs/motion10-rotation.md.
+
+Runs a saved model (safetensors from the trainer) over exported clips and fits least squares,
+on a training set, from
+  - every token after block --block to that token's own motion (`train.token_motion`, as
+    tanh(e / scale), the per-token auxiliary loss's target), and
+  - the pooled features to the clip's curl about the frame's centre (`train.motion_moments`),
+then scores both on a held-out set: the share of the token motion's variance explained, and how
+often the read-out curl's sign gives the direction of rotation (held-out clips of rotate_cw and
+rotate_ccw only; skipped when there are none). Unlike token_motion.py nothing is trained: the
+probe says what the model's features hold, not what a fresh layer could learn.
+
+    .venv/bin/python training/probes/readout.py --model T3.safetensors --train rot.npz --val rotval.npz
+
+Dimension legend: B clips, N tokens, D width.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import train                                # noqa: E402
+from tokenreel_ref import export, model     # noqa: E402
+
+
+def features(cfg, params, norm, pixels: np.ndarray, block: int, batch: int = 25):
+    """-> (tokens after `block` [B, N, D], pooled features [B, D])."""
+    net = model.TokenReelViT(cfg, 1.0, ())
+    tokens, pooled = [], []
+    for j in range(0, len(pixels), batch):
+        _, state = net.apply({"params": params}, model.normalize(pixels[j:j + batch], norm), mutable=["intermediates"])
+        tokens.append(np.asarray(state["intermediates"]["Transformer"][f"block_{block}"][0]))
+        pooled.append(np.asarray(state["intermediates"]["pooled"][0]))
+    return np.concatenate(tokens), np.concatenate(pooled)
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares weights (with a bias row) from x [M, D] to y [M, K]."""
+    w, *_ = np.linalg.lstsq(np.concatenate([x, np.ones((len(x), 1), x.dtype)], 1), y, rcond=None)
+    return w
+
+
+def predict(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([x, np.ones((len(x), 1), x.dtype)], 1) @ w
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, help="safetensors written by training/train.py")
+    ap.add_argument("--train", required=True, help="npz to fit the read-outs on")
+    ap.add_argument("--val", required=True, help="held-out npz to score them on")
+    ap.add_argument("--block", type=int, default=1, help="read the tokens after this block (before the TokenLearner)")
+    ap.add_argument("--clips", type=int, default=400, help="training clips used for the fit")
+    args = ap.parse_args(argv)
+
+    cfg, params, names, norm = export.load(args.model)
+    if cfg.tokenlearner is not None and args.block >= cfg.tokenlearner.loc:
+        raise SystemExit(f"--block {args.block}: the TokenLearner replaces the tokens before layer {cfg.tokenlearner.loc}")
+    fit_px = train.load_npz(args.train)[0][:args.clips]
+    val_px, val_labels, val_names, _ = train.load_npz(args.val)
+    if val_names != names:
+        raise SystemExit(f"{args.val}: classes {val_names} differ from the model's {names}")
+    fit_tokens, fit_pooled = features(cfg, params, norm, fit_px, args.block)
+    val_tokens, val_pooled = features(cfg, params, norm, val_px, args.block)
+
+    def targets(px):
+        return np.concatenate([train.token_motion(px[j:j + 25], cfg.tubelet) for j in range(0, len(px), 25)])
+    fit_e, val_e = targets(fit_px), targets(val_px)
+    scale = float(max(np.percentile(np.abs(fit_e), 95), 1e-4))
+    d = fit_tokens.shape[-1]
+    w = fit(fit_tokens.reshape(-1, d), np.tanh(fit_e / scale).reshape(-1, 2))
+    want = np.tanh(val_e / scale).reshape(-1, 2)
+    err = ((predict(w, val_tokens.reshape(-1, d)) - want) ** 2).mean(0)
+    base = (want ** 2).mean(0)
+    report = {"token_motion_explained": (1 - err / base).tolist()}
+    print(f"tokens after block {args.block} -> their own motion (x, y): held-out error {np.round(err, 4).tolist()}, "
+          f"predicting zero {np.round(base, 4).tolist()}, explained {np.round(100 * (1 - err / base)).tolist()}%")
+
+    rotation = np.isin(val_labels, [names.index(c) for c in ("rotate_cw", "rotate_ccw") if c in names])
+    if "rotate_cw" in names and rotation.any():
+        wc = fit(fit_pooled, train.motion_moments(fit_px)[:, 3:])
+        curl = predict(wc, val_pooled[rotation])[:, 0]
+        cw = val_labels[rotation] == names.index("rotate_cw")
+        agree = max(np.mean((curl > 0) == cw), np.mean((curl < 0) == cw))
+        report["pooled_curl_direction"] = float(agree)
+        print(f"pooled features -> clip curl: its sign gives the direction on {agree:.0%} of {rotation.sum()} "
+              f"held-out rotation clips")
+    return report
+
+
+if __name__ == "__main__":
+    main()
