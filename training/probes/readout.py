@@ -39,14 +39,14 @@ def features(cfg, params, norm, pixels: np.ndarray, block: int, batch: int = 25)
     return np.concatenate(tokens), np.concatenate(pooled)
 
 
+def with_bias(x: np.ndarray) -> np.ndarray:
+    """x [M, D] with a column of ones appended, so a least-squares fit has a bias row."""
+    return np.concatenate([x, np.ones((len(x), 1), x.dtype)], 1)
+
+
 def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares weights (with a bias row) from x [M, D] to y [M, K]."""
-    w, *_ = np.linalg.lstsq(np.concatenate([x, np.ones((len(x), 1), x.dtype)], 1), y, rcond=None)
-    return w
-
-
-def predict(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([x, np.ones((len(x), 1), x.dtype)], 1) @ w
+    """Least-squares weights [D+1, K] from x [M, D] to y [M, K]."""
+    return np.linalg.lstsq(with_bias(x), y, rcond=None)[0]
 
 
 def main(argv=None) -> dict:
@@ -75,16 +75,17 @@ def main(argv=None) -> dict:
     d = fit_tokens.shape[-1]
     w = fit(fit_tokens.reshape(-1, d), np.tanh(fit_e / scale).reshape(-1, 2))
     want = np.tanh(val_e / scale).reshape(-1, 2)
-    err = ((predict(w, val_tokens.reshape(-1, d)) - want) ** 2).mean(0)
+    err = ((with_bias(val_tokens.reshape(-1, d)) @ w - want) ** 2).mean(0)
     base = (want ** 2).mean(0)
     report = {"token_motion_explained": (1 - err / base).tolist()}
     print(f"tokens after block {args.block} -> their own motion (x, y): held-out error {np.round(err, 4).tolist()}, "
           f"predicting zero {np.round(base, 4).tolist()}, explained {np.round(100 * (1 - err / base)).tolist()}%")
 
-    rotation = np.isin(val_labels, [names.index(c) for c in ("rotate_cw", "rotate_ccw") if c in names])
-    if "rotate_cw" in names and rotation.any():
+    pair = [names.index(c) for c in ("rotate_cw", "rotate_ccw") if c in names]
+    rotation = np.isin(val_labels, pair)
+    if len(pair) == 2 and rotation.any():
         wc = fit(fit_pooled, train.motion_moments(fit_px)[:, 3:])
-        curl = predict(wc, val_pooled[rotation])[:, 0]
+        curl = (with_bias(val_pooled[rotation]) @ wc)[:, 0]
         cw = val_labels[rotation] == names.index("rotate_cw")
         agree = max(np.mean((curl > 0) == cw), np.mean((curl < 0) == cw))
         report["pooled_curl_direction"] = float(agree)
