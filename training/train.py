@@ -460,6 +460,12 @@ def token_motion(clips, tubelet: tuple, xp=np):
     return e.reshape(b, gt * gh * gw, 2).astype(np.float32)
 
 
+def token_motion_of(clips, tubelet: tuple, chunk: int = 32) -> np.ndarray:
+    """`token_motion` of many clips on the host, `chunk` clips at a time so the per-pixel
+    intermediates stay small."""
+    return np.concatenate([token_motion(clips[j:j + chunk], tubelet) for j in range(0, len(clips), chunk)])
+
+
 def batch_stream(pixels, labels, batch: int, rng, augment, points):
     """Endless (operating point, clips uint8 [B,T',H',W',3], labels [B]) batches: epochs of a
     shuffled order, augmented, each batch at one operating point drawn uniformly (SuperViT)."""
@@ -558,7 +564,7 @@ def train(args) -> dict:
         if cfg.classifier == "token":
             raise SystemExit("--token-aux-weight works with pooled classifiers only")
         sample = pixels[np.linspace(0, n - 1, min(256, n)).astype(int)]
-        e = np.abs(np.concatenate([token_motion(sample[j:j + 32], cfg.tubelet) for j in range(0, len(sample), 32)]))
+        e = np.abs(token_motion_of(sample, cfg.tubelet))
         token_aux = (args.token_aux_weight, args.token_aux_layer, float(max(np.percentile(e, 95), 1e-4)))
         params = dict(params, **{TOKEN_AUX_HEAD: linear_head(cfg.hidden_size, 2, args.seed + 13)})
         print(f"per-token motion after block {args.token_aux_layer}, weight {args.token_aux_weight}, "

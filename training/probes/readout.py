@@ -68,9 +68,7 @@ def main(argv=None) -> dict:
     fit_tokens, fit_pooled = features(cfg, params, norm, fit_px, args.block)
     val_tokens, val_pooled = features(cfg, params, norm, val_px, args.block)
 
-    def targets(px):
-        return np.concatenate([train.token_motion(px[j:j + 25], cfg.tubelet) for j in range(0, len(px), 25)])
-    fit_e, val_e = targets(fit_px), targets(val_px)
+    fit_e, val_e = train.token_motion_of(fit_px, cfg.tubelet), train.token_motion_of(val_px, cfg.tubelet)
     scale = float(max(np.percentile(np.abs(fit_e), 95), 1e-4))
     d = fit_tokens.shape[-1]
     w = fit(fit_tokens.reshape(-1, d), np.tanh(fit_e / scale).reshape(-1, 2))

@@ -287,9 +287,15 @@ def test_shake_moves_frames_by_subpixel_offsets_and_keeps_labels():
     assert (labels == names.index("static")).all()
 
 
-def test_token_motion_probe_runs_and_reports_the_baseline(tmp_path, capsys):
+def import_probe(name: str):
+    """A script of training/probes as a module."""
+    import importlib
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "probes"))
-    import token_motion
+    return importlib.import_module(name)
+
+
+def test_token_motion_probe_runs_and_reports_the_baseline(tmp_path, capsys):
+    token_motion = import_probe("token_motion")
     write_npz(tmp_path / "a.npz", *toy_motion_set(8, seed=8))
     write_npz(tmp_path / "b.npz", *toy_motion_set(4, seed=9))
     token_motion.main(["--train", str(tmp_path / "a.npz"), "--val", str(tmp_path / "b.npz"), "--steps", "5",
@@ -299,8 +305,7 @@ def test_token_motion_probe_runs_and_reports_the_baseline(tmp_path, capsys):
 
 
 def test_readout_probe_reads_a_saved_model(tmp_path, capsys):
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "probes"))
-    import readout
+    readout = import_probe("readout")
     weights, _ = tiny_run(tmp_path, "probe", 24, 10, ["--steps", "2", "--batch", "8"])
     write_npz(tmp_path / "val.npz", *toy_motion_set(6, seed=11))
     report = readout.main(["--model", str(weights), "--train", str(tmp_path / "train.npz"),
