@@ -223,6 +223,58 @@ def test_token_motion_is_local_and_sums_to_the_curl():
     assert np.allclose(train.token_motion(255 - right, (2, 8, 8)), train.token_motion(right, (2, 8, 8)), atol=1e-5)
 
 
+def test_flow_init_reads_each_motion_at_step_zero():
+    """Untrained, the wired channels of the pooled features already have the sign of the clip's
+    curl, mean flow and divergence, and inverting the clip's polarity does not change them."""
+    from tokenreel_ref import model
+    args = train.parse_args(["--train", "-", "--out", "-", "--tubelet", "2,8,8", "--hidden", "48", "--layers", "3",
+                             "--heads", "2", "--mlp", "128", "--tokens", "4", "--tl-loc", "2"])
+    cfg = train.default_config(8, 48, 48, 10, args)
+    clips = dict(cw=render_l_shape(8, 48, 0.15), ccw=render_l_shape(8, 48, -0.15),
+                 right=render_l_shape(8, 48, 0.0, shift=(1.5, 0.0)), left=render_l_shape(8, 48, 0.0, shift=(-1.5, 0.0)),
+                 down=render_l_shape(8, 48, 0.0, shift=(0.0, 1.5)), up=render_l_shape(8, 48, 0.0, shift=(0.0, -1.5)),
+                 grow=render_l_shape(8, 48, 0.0, scale_step=0.08), shrink=render_l_shape(8, 48, 0.0, scale_step=-0.07))
+    pixels = np.stack(list(clips.values()))
+    pixels = np.concatenate([pixels, 255 - pixels])
+    norm = {"type": "zero_centered"}
+    params, wired, ch = train.flow_init(model.init_params(cfg, seed=0), cfg, pixels, norm, blocks=2)
+    _, state = model.TokenReelViT(cfg, 1.0, ()).apply({"params": params}, model.normalize(pixels, norm), mutable=["intermediates"])
+    pooled = np.asarray(state["intermediates"]["pooled"][0])
+    read = {name: pooled[:, c] - pooled[:, ch["zero"]] for name, c in ch.items()}
+    for half in (slice(0, 8), slice(8, 16)):                                 # as rendered, inverted
+        got = {name: dict(zip(clips, v[half])) for name, v in read.items()}
+        assert got["curl"]["cw"] > 0 > got["curl"]["ccw"], got["curl"]
+        assert got["ex"]["right"] > 0 > got["ex"]["left"], got["ex"]
+        assert got["ey"]["down"] > 0 > got["ey"]["up"], got["ey"]
+        assert got["div"]["grow"] > 0 > got["div"]["shrink"], got["div"]
+    # The wiring is recorded for the trainer: every touched tensor, the embedding's wired columns.
+    k = np.asarray(params["embedding"]["kernel"])
+    assert wired[("embedding", "kernel")].shape == k.shape and wired[("embedding", "kernel")][..., ch["curl"]].all()
+    assert not wired[("embedding", "kernel")].all()
+
+
+def test_flow_init_run_keeps_the_wiring_fixed_for_flow_freeze(tmp_path):
+    from tokenreel_ref import model
+    for freeze in ("1", "0"):
+        out, _ = tiny_run(tmp_path, f"flow{freeze}", 48, 3, ["--steps", "4", "--batch", "8", "--lr", "1e-2", "--warmup", "0",
+                                                            "--flow-init", "2", "--flow-freeze", freeze, "--seed", "0"])
+        cfg, trained, _, norm = export.load(str(out))
+        pixels = np.load(tmp_path / "train.npz")["pixels"]
+        start, wired, _ = train.flow_init(model.init_params(cfg, seed=0), cfg, pixels, norm, blocks=2, seed=0)
+        for path, mask in wired.items():
+            before, after = start, trained
+            for key in path:
+                before, after = before[key], after[key]
+            before, after = np.asarray(before), np.asarray(after)
+            if freeze == "1":
+                assert np.array_equal(before[mask], after[mask]), path
+            if (~mask).any():
+                assert not np.allclose(before[~mask], after[~mask]), path     # the rest trains
+        emb = np.asarray(trained["embedding"]["kernel"])[wired[("embedding", "kernel")]]
+        start_emb = np.asarray(start["embedding"]["kernel"])[wired[("embedding", "kernel")]]
+        assert np.array_equal(emb, start_emb) == (freeze == "1")
+
+
 def test_motion_targets_are_the_same_in_numpy_and_in_the_jitted_step():
     import jax
     import jax.numpy as jnp
