@@ -39,9 +39,11 @@ done
 # batch runs at one of six operating points (16x64x64, 8x48x48, 8x32x32, each with all tokens or
 # half kept before layer 1), so the same weights serve the cascade's cheap stage and token keeping.
 # Half of the clips are shaken (every frame moved by up to 0.7% of the short side), so a hand-held
-# static shot stays `static`.
+# static shot stays `static`. The first two blocks start wired to compute the clip's mean flow,
+# divergence and curl (derivative filters on 5x5 sub-squares of every patch, kept fixed during the
+# run: train.py flow_init), without which the direction of rotation stays at chance.
 recipe="--tubelet 2,16,16 --hidden 96 --layers 6 --heads 3 --mlp 384 --tokens 8 --tl-loc 2
-        --motion-init 0.5 --motion-gain 32 --lr 1e-3 --warmup 0.05 --batch 32 --steps 8000 --seed 0
+        --motion-init 0.5 --motion-gain 32 --flow-init 5 --lr 1e-3 --warmup 0.05 --batch 32 --steps 8000 --seed 0
         --sizes 8x32x32 8x48x48 --keep-rates 1 0.5 --keep-layers 1 --shake 0.5"
 # shellcheck disable=SC2086
 .venv/bin/python training/train.py --train "$work/train.npz" "$work/train2.npz" "$work/train3.npz" \
