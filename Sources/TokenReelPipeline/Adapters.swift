@@ -46,7 +46,7 @@ public struct MediaDecoder: VideoDecoding {
                                     frameTimestamps: d.frameTimestamps, crop: d.plan.crop.rawValue,
                                     repeatedFrames: d.plan.repeatedFrames, pixels: d.pixels,
                                     frames: d.frames, height: d.height, width: d.width)
-                try clip(shuffleFrames ? frames.shuffled() : frames)
+                try clip(shuffleFrames ? frames.shuffled(seed: Shard.fnv1a(URL(fileURLWithPath: path).lastPathComponent)) : frames)
             }
         } catch let e as MediaError {
             throw StageFailure(kind: e.kind.rawValue, message: e.description)

@@ -120,13 +120,15 @@ public protocol ClipModel: Sendable {
 }
 
 extension ClipFrames {
-    /// The clip with its frames (and their timestamps) in a fixed pseudo-random order that
-    /// depends only on the clip's index and length: the same on every machine and every run.
-    /// Used as a temporal control: a model that reads the order of frames must lose accuracy on
-    /// the direction classes, while one that reads single frames would not.
-    public func shuffled() -> ClipFrames {
+    /// The clip with its frames (and their timestamps) in a pseudo-random order that depends only
+    /// on `seed` (the decoder passes a hash of the file's name), the clip's index and its length:
+    /// the same on every machine and every run, and a different order from video to video, so no
+    /// one permutation's leftover order (frame 0 still before frame 15, say) is shared by a whole
+    /// set. Used as a temporal control: a model that reads the order of frames must lose accuracy
+    /// on the direction classes, while one that reads single frames would not.
+    public func shuffled(seed: UInt64 = 0) -> ClipFrames {
         var order = Array(0..<frames)
-        var state = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1) &+ UInt64(frames)
+        var state = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1) &+ UInt64(frames) &+ seed &* 0xD1B5_4A32_D192_ED03
         func next() -> UInt64 {                                    // SplitMix64
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state

@@ -35,7 +35,7 @@ final class ExportTests: XCTestCase {
         }
     }
 
-    func testShuffledFramesAreAFixedPermutationOfTheClip() {
+    func testShuffledFramesAreAReproduciblePermutationThatDiffersByVideo() {
         let frames = 8, size = 2 * 2 * 3
         let clip = ClipFrames(index: 3, start: 0, end: 1, timestamps: (0..<frames).map(Double.init),
                               frameTimestamps: (0..<frames).map { Double($0) / 10 }, crop: "center", repeatedFrames: false,
@@ -49,5 +49,11 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(a.frameTimestamps, order.map { Double($0) / 10 }, "timestamps follow their frames")
         for f in 0..<frames { XCTAssertEqual(Set(a.pixels[(f * size)..<((f + 1) * size)]).count, 1, "frames move whole") }
         XCTAssertEqual(a.timestamps, clip.timestamps)
+        // Other videos (seeds) get other orders, with no order kept across them: the first frame
+        // lands before the last in about half of them (a single shared permutation: all or none).
+        let orders = (1...400).map { seed in (0..<frames).map { Int(clip.shuffled(seed: UInt64(seed)).pixels[$0 * size]) } }
+        XCTAssertGreaterThan(Set(orders).count, 300)
+        let firstBeforeLast = orders.filter { $0.firstIndex(of: 0)! < $0.firstIndex(of: frames - 1)! }.count
+        XCTAssertTrue((140...260).contains(firstBeforeLast), "\(firstBeforeLast) of 400")
     }
 }
