@@ -679,8 +679,9 @@ def train(args) -> dict:
     elif args.motion_init:
         params = motion_init(params, args.motion_init, args.motion_gain, args.seed)
     wired = {}
-    if args.flow_init and not args.init:
-        params, wired, _ = flow_init(params, cfg, pixels, norm, args.flow_init, args.seed)
+    if args.flow_init:             # with --init only the mask is used: the saved wiring stays fixed
+        wired_params, wired, _ = flow_init(params, cfg, pixels, norm, args.flow_init, args.seed)
+        params = params if args.init else wired_params
     if args.posemb_init and not args.init:
         params = smooth_posemb_init(params, cfg, args.posemb_init, args.posemb_scale, args.seed)
     keep_layers = keep.check_keeping(cfg, 0.5, args.keep_layers) if args.keep_layers else ()
@@ -817,7 +818,8 @@ def parse_args(argv=None):
                          "divergence, curl), from derivative filters on BLOCKS x BLOCKS sub-squares of each patch "
                          "(see flow_init; 0: off)")
     ap.add_argument("--flow-freeze", type=float, default=1.0, metavar="FRACTION",
-                    help="with --flow-init, keep the wired weights fixed for this fraction of the steps")
+                    help="with --flow-init, keep the wired weights fixed for this fraction of the steps (with "
+                         "--init, give the BLOCKS and --seed the saved model was wired with: its wiring is kept, not redone)")
     ap.add_argument("--motion-gain", type=float, default=1.0, help="scale of the temporal-difference channels at init")
     ap.add_argument("--shake", type=float, default=0.0,
                     help="probability of shaking a clip: every frame moved by a random sub-pixel offset (0: off)")

@@ -273,6 +273,13 @@ def test_flow_init_run_keeps_the_wiring_fixed_for_flow_freeze(tmp_path):
         emb = np.asarray(trained["embedding"]["kernel"])[wired[("embedding", "kernel")]]
         start_emb = np.asarray(start["embedding"]["kernel"])[wired[("embedding", "kernel")]]
         assert np.array_equal(emb, start_emb) == (freeze == "1")
+    # Continuing a wired model (--init) keeps its wiring as saved instead of redoing it.
+    again, _ = tiny_run(tmp_path, "again", 48, 3, ["--steps", "3", "--batch", "8", "--lr", "1e-2", "--warmup", "0",
+                                                  "--flow-init", "2", "--seed", "0", "--init", str(tmp_path / "flow1.safetensors")])
+    saved, continued = export.load(str(tmp_path / "flow1.safetensors"))[1], export.load(str(again))[1]
+    mask = wired[("embedding", "kernel")]
+    assert np.array_equal(np.asarray(saved["embedding"]["kernel"])[mask], np.asarray(continued["embedding"]["kernel"])[mask])
+    assert not np.allclose(np.asarray(saved["embedding"]["kernel"])[~mask], np.asarray(continued["embedding"]["kernel"])[~mask])
 
 
 def test_motion_targets_are_the_same_in_numpy_and_in_the_jitted_step():
