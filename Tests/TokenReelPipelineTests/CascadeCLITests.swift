@@ -79,7 +79,7 @@ final class CascadeCLITests: XCTestCase {
         let r = try CLI.run(["calibrate", set.path, "--pipeline", Self.shipped.path, "--budget", "0.6", "--out", fitted.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("stage  input       threshold"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("8x32x32") && r.stdout.contains("16x64x64") && r.stdout.contains("on 4 clips"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("8x48x48") && r.stdout.contains("16x64x64") && r.stdout.contains("on 4 clips"), r.stdout)
         XCTAssertTrue(r.stderr.contains("stray.mp4"), r.stderr)
 
         // The written pipeline: another directory, so its model paths were made absolute.
