@@ -259,9 +259,11 @@ def flow_init(params, cfg: ModelConfig, pixels: np.ndarray, norm: dict, blocks: 
     t, ph, pw, _, d = k.shape
     s = blocks * blocks
     need = 3 * s + 8
-    if t < 2 or need > d or 8 * s > cfg.mlp_dim or cfg.num_layers < 2:
+    tl_loc = cfg.tokenlearner.loc if cfg.tokenlearner is not None else cfg.num_layers
+    if t < 2 or need > d or 8 * s > cfg.mlp_dim or cfg.num_layers < 2 or tl_loc < 2:
         raise SystemExit(f"--flow-init needs a tubelet at least 2 frames deep, {need} channels (D={d}), "
-                         f"{8 * s} MLP units ({cfg.mlp_dim}) and 2 layers, for {blocks}x{blocks} sub-squares")
+                         f"{8 * s} MLP units ({cfg.mlp_dim}), 2 layers and the TokenLearner (if any) no earlier than "
+                         f"layer 2 (blocks 0 and 1 work on every position), for {blocks}x{blocks} sub-squares")
     chans = np.random.default_rng(seed + 17).permutation(d)[:need]
     ref, ex, ey, px, py, pz, curl, div = chans[:8]
     base = chans[8:].reshape(s, 3)                                       # [sub-square, (It, Gx, Gy)]

@@ -56,6 +56,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--val", required=True, help="held-out npz to score them on")
     ap.add_argument("--block", type=int, default=1, help="read the tokens after this block (before the TokenLearner)")
     ap.add_argument("--clips", type=int, default=400, help="training clips used for the fit")
+    ap.add_argument("--flow-init", type=int, default=0, metavar="BLOCKS",
+                    help="the model was wired by train.py --flow-init BLOCKS (with --seed): also read its own "
+                         "curl channel, no fit")
+    ap.add_argument("--seed", type=int, default=0, help="the --seed of the training run (with --flow-init)")
     args = ap.parse_args(argv)
 
     cfg, params, names, norm = export.load(args.model)
@@ -89,6 +93,12 @@ def main(argv=None) -> dict:
         report["pooled_curl_direction"] = float(agree)
         print(f"pooled features -> clip curl: its sign gives the direction on {agree:.0%} of {rotation.sum()} "
               f"held-out rotation clips")
+        if args.flow_init:
+            ch = train.flow_init(model.init_params(cfg, seed=args.seed), cfg, fit_px, norm, args.flow_init, args.seed)[2]
+            wired = val_pooled[rotation, ch["curl"]] - val_pooled[rotation, ch["zero"]]
+            report["wired_curl_direction"] = float(np.mean((wired > 0) == cw))
+            print(f"wired curl channel (--flow-init {args.flow_init}): its sign gives the direction on "
+                  f"{report['wired_curl_direction']:.0%} of the same clips")
     return report
 
 

@@ -35,11 +35,16 @@ def write_npz(path, pixels, labels):
              normalization=json.dumps({"type": "zero_centered"}))
 
 
-def tiny_run(tmp_path, name: str, clips: int, seed: int, args: list):
-    """Trains the tiny model on a toy set of `clips` clips -> (weights path, report)."""
+def tiny_run(tmp_path, name: str, clips: int, seed: int, args: list, model: tuple = ("--tiny",)):
+    """Trains the tiny model (or the `model` options) on a toy set of `clips` clips -> (weights path, report)."""
     write_npz(tmp_path / "train.npz", *toy_motion_set(clips, seed=seed))
     out = tmp_path / f"{name}.safetensors"
-    return out, train.train(train.parse_args(["--train", str(tmp_path / "train.npz"), "--out", str(out), "--tiny"] + args))
+    return out, train.train(train.parse_args(["--train", str(tmp_path / "train.npz"), "--out", str(out)] + list(model) + args))
+
+
+# A small model --flow-init can wire: the TokenLearner after blocks 0 and 1 (--tiny has it at 1).
+FLOW_MODEL = ("--tubelet", "2,8,8", "--hidden", "32", "--layers", "3", "--heads", "2", "--mlp", "64", "--tokens", "4",
+              "--tl-loc", "2")
 
 
 def test_tiny_run_lowers_loss_and_exports(tmp_path):
@@ -257,7 +262,7 @@ def test_flow_init_run_keeps_the_wiring_fixed_for_flow_freeze(tmp_path):
     from tokenreel_ref import model
     for freeze in ("1", "0"):
         out, _ = tiny_run(tmp_path, f"flow{freeze}", 48, 3, ["--steps", "4", "--batch", "8", "--lr", "1e-2", "--warmup", "0",
-                                                            "--flow-init", "2", "--flow-freeze", freeze, "--seed", "0"])
+                                                            "--flow-init", "2", "--flow-freeze", freeze, "--seed", "0"], FLOW_MODEL)
         cfg, trained, _, norm = export.load(str(out))
         pixels = np.load(tmp_path / "train.npz")["pixels"]
         start, wired, _ = train.flow_init(model.init_params(cfg, seed=0), cfg, pixels, norm, blocks=2, seed=0)
@@ -275,11 +280,15 @@ def test_flow_init_run_keeps_the_wiring_fixed_for_flow_freeze(tmp_path):
         assert np.array_equal(emb, start_emb) == (freeze == "1")
     # Continuing a wired model (--init) keeps its wiring as saved instead of redoing it.
     again, _ = tiny_run(tmp_path, "again", 48, 3, ["--steps", "3", "--batch", "8", "--lr", "1e-2", "--warmup", "0",
-                                                  "--flow-init", "2", "--seed", "0", "--init", str(tmp_path / "flow1.safetensors")])
+                                                  "--flow-init", "2", "--seed", "0", "--init", str(tmp_path / "flow1.safetensors")],
+                       FLOW_MODEL)
     saved, continued = export.load(str(tmp_path / "flow1.safetensors"))[1], export.load(str(again))[1]
     mask = wired[("embedding", "kernel")]
     assert np.array_equal(np.asarray(saved["embedding"]["kernel"])[mask], np.asarray(continued["embedding"]["kernel"])[mask])
     assert not np.allclose(np.asarray(saved["embedding"]["kernel"])[~mask], np.asarray(continued["embedding"]["kernel"])[~mask])
+    # A TokenLearner before layer 2 would pool the positions block 1 multiplies by: refused.
+    with pytest.raises(SystemExit, match="no earlier than layer 2"):
+        tiny_run(tmp_path, "early", 48, 3, ["--steps", "1", "--flow-init", "2"])
 
 
 def test_motion_targets_are_the_same_in_numpy_and_in_the_jitted_step():
@@ -372,6 +381,13 @@ def test_readout_probe_reads_a_saved_model(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "tokens after block 0 -> their own motion" in out and len(report["token_motion_explained"]) == 2
     assert "pooled_curl_direction" not in report                # the toy set has no rotation clips
+    # A wired model, untrained (learning rate 0): its own curl channel reads rotations it never saw.
+    wired, _ = tiny_run(tmp_path, "wired", 24, 10, ["--steps", "1", "--batch", "8", "--lr", "0", "--flow-init", "2"], FLOW_MODEL)
+    turns = np.stack([render_l_shape(8, 32, a) for a in (0.12, 0.15, 0.18, -0.12, -0.15, -0.18)])
+    write_npz(tmp_path / "rot.npz", np.concatenate([turns, 255 - turns]), np.array([7, 7, 7, 8, 8, 8] * 2, np.int32))
+    wired_report = readout.main(["--model", str(wired), "--train", str(tmp_path / "rot.npz"), "--val", str(tmp_path / "rot.npz"),
+                                 "--block", "0", "--flow-init", "2"])
+    assert wired_report["wired_curl_direction"] == 1.0, wired_report
     with pytest.raises(SystemExit, match="TokenLearner replaces"):
         readout.main(["--model", str(weights), "--train", str(tmp_path / "train.npz"), "--val", str(tmp_path / "val.npz"),
                       "--block", "1"])
