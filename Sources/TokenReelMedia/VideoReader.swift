@@ -13,6 +13,8 @@ import CFFmpegShims
 ///    Only frames that take a target are converted by swscale, once each.
 /// 4. Before sending a packet, the decoder is told to skip it if it is a non-reference frame and
 ///    another packet seen nearby lies between it and the next target (so it cannot be the pick).
+///    For intra-only codecs (MJPEG, ProRes, DNxHD, ...), where no frame depends on another, such a
+///    packet is not sent at all: their decoders ignore `skip_frame`, and nothing else needs it.
 ///
 /// - warning: Not thread-safe; one worker uses a reader at a time.
 public final class VideoReader {
@@ -25,6 +27,8 @@ public final class VideoReader {
     private let stream: UnsafeMutablePointer<AVStream>
     private let timeBase: Double
     private let noPTS = tr_nopts_value()
+    /// Every frame of the codec is coded on its own (the codec descriptor's INTRA_ONLY property).
+    private let intraOnly: Bool
 
     // Decoding state (valid between seeks).
     private let frame = Frame()
@@ -72,6 +76,8 @@ public final class VideoReader {
     public struct Statistics: Sendable, Equatable {
         public var packetsSent = 0
         public var packetsMarkedSkippable = 0
+        /// Packets of intra-only codecs never sent to the decoder (no pick, no dependants).
+        public var packetsDropped = 0
         public var framesDecoded = 0
         public var framesConverted = 0
         public var seeks = 0
@@ -110,6 +116,8 @@ public final class VideoReader {
         self.info = video.info
         self.stream = video.input.stream(video.streamIndex)
         self.timeBase = video.info.timeBase.value
+        let descriptor = avcodec_descriptor_get(self.stream.pointee.codecpar.pointee.codec_id)
+        self.intraOnly = descriptor.map { $0.pointee.props & AV_CODEC_PROP_INTRA_ONLY != 0 } ?? false
         // Discard other streams at the demuxer: their packets are never read.
         for i in 0..<Int(video.input.raw.pointee.nb_streams) where Int32(i) != video.streamIndex {
             video.input.stream(Int32(i)).pointee.discard = AVDISCARD_ALL
@@ -436,6 +444,10 @@ public final class VideoReader {
         defer { av_packet_unref(packet.raw); spare.append(packet) }
         let time = packetTime(packet.raw)
         let skip = options.skipUnneededFrames && isSkippable(time)
+        if skip && intraOnly && packet.raw.pointee.flags & AV_PKT_FLAG_KEY != 0 {
+            statistics.packetsDropped += 1
+            return
+        }
         decoder.raw.pointee.skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
         if skip { statistics.packetsMarkedSkippable += 1 }
         statistics.packetsSent += 1
