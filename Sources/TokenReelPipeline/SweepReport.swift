@@ -29,6 +29,12 @@ public struct SweepReport: Codable, Sendable, Equatable {
         public var wallSeconds: Double
         /// `clips_per_second` over the full model's (nil: the full model labelled no clip).
         public var speedup: Double?
+        /// Time spent in the model: the busy seconds of the tokenize and infer stages, where a
+        /// cascade's stages run (the rest of the wall time is decoding and writing).
+        public var modelSeconds: Double?
+        /// The full model's `model_seconds` over this point's: what the point saves in the model,
+        /// whatever bounds the wall time.
+        public var modelSpeedup: Double?
         /// `gflops_per_clip` over the full model's (nil: the full model labelled no clip).
         public var flopRatio: Double?
         /// A cascade: clips that stopped at each stage, and as fractions of `clips`; nil otherwise.
@@ -39,6 +45,7 @@ public struct SweepReport: Codable, Sendable, Equatable {
             case name, kind, parameters, label, videos, correct, accuracy, failed, clips, speedup, exits
             case perClass = "per_class", gflopsPerClip = "gflops_per_clip", clipsPerSecond = "clips_per_second"
             case wallSeconds = "wall_seconds", flopRatio = "flop_ratio", exitFractions = "exit_fractions"
+            case modelSeconds = "model_seconds", modelSpeedup = "model_speedup"
         }
 
         /// Every key always present (`null` when it does not apply), as in result files.
@@ -51,6 +58,7 @@ public struct SweepReport: Codable, Sendable, Equatable {
             try c.encode(failed, forKey: .failed); try c.encode(clips, forKey: .clips)
             try c.encode(gflopsPerClip, forKey: .gflopsPerClip); try c.encode(clipsPerSecond, forKey: .clipsPerSecond)
             try c.encode(wallSeconds, forKey: .wallSeconds); try c.encode(speedup, forKey: .speedup)
+            try c.encode(modelSeconds, forKey: .modelSeconds); try c.encode(modelSpeedup, forKey: .modelSpeedup)
             try c.encode(flopRatio, forKey: .flopRatio); try c.encode(exits, forKey: .exits)
             try c.encode(exitFractions, forKey: .exitFractions)
         }
@@ -79,6 +87,8 @@ public struct SweepReport: Codable, Sendable, Equatable {
             var p = p
             p.speedup = full.flatMap { $0.clips > 0 && $0.clipsPerSecond > 0 ? p.clipsPerSecond / $0.clipsPerSecond : nil }
             p.flopRatio = full.flatMap { $0.clips > 0 && $0.gflopsPerClip > 0 ? p.gflopsPerClip / $0.gflopsPerClip : nil }
+            p.modelSpeedup = nil
+            if let base = full?.modelSeconds, let own = p.modelSeconds, base > 0, own > 0 { p.modelSpeedup = base / own }
             return p
         }
     }
@@ -95,7 +105,9 @@ extension Sweep {
             videos: e.total, correct: e.correct, accuracy: e.accuracy,
             perClass: Dictionary(uniqueKeysWithValues: e.perClass.filter { $0.total > 0 }.map { ($0.label, $0.accuracy) }), failed: e.failed.count,
             clips: s.clips, gflopsPerClip: (flops?.meanPerClip ?? 0) / 1e9, clipsPerSecond: s.clipsPerSecond, wallSeconds: s.wallSeconds,
-            speedup: nil, flopRatio: nil, exits: exits,
+            speedup: nil,
+            modelSeconds: s.stages["infer"].map { $0.busySeconds + (s.stages["tokenize"]?.busySeconds ?? 0) },
+            modelSpeedup: nil, flopRatio: nil, exits: exits,
             exitFractions: exits.map { e in e.map { s.clips > 0 ? Double($0) / Double(s.clips) : 0 } })
     }
 }
@@ -113,16 +125,20 @@ extension SweepReport {
         func ratio(_ r: Double?) -> String { r.map { String(format: "%.2fx", $0) } ?? "-" }
         let w = max(12, (points.map(\.name.count).max() ?? 0) + 2)
         var out = cell("point", w, left: true) + cell("kind", 10, left: true) + cell("accuracy", 9) + cell("GFLOPs/clip", 13)
-            + cell("clips/s", 9) + cell("speed-up", 10) + cell("FLOPs", 8) + "  exits\n"
+            + cell("clips/s", 9) + cell("speed-up", 10) + cell("model s", 9) + cell("model speed-up", 16) + cell("FLOPs", 8) + "  exits\n"
         for p in points {
             out += cell(p.name, w, left: true) + cell(p.kind.rawValue, 10, left: true)
                 + cell(String(format: "%.1f%%", 100 * p.accuracy), 9) + cell(String(format: "%.4g", p.gflopsPerClip), 13)
-                + cell(String(format: "%.1f", p.clipsPerSecond), 9) + cell(ratio(p.speedup), 10) + cell(ratio(p.flopRatio), 8)
+                + cell(String(format: "%.1f", p.clipsPerSecond), 9) + cell(ratio(p.speedup), 10)
+                + cell(p.modelSeconds.map { String(format: "%.2f", $0) } ?? "-", 9) + cell(ratio(p.modelSpeedup), 16)
+                + cell(ratio(p.flopRatio), 8)
             if let f = p.exitFractions { out += "  " + f.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " / ") }
             out += "\n"
         }
         let videos = points.first?.videos ?? 0
-        out += "\n\(videos) videos; speed-up and FLOPs against the full model; exits: share of clips stopping at each cascade stage\n"
+        out += "\n\(videos) videos; speed-up (wall clock), model speed-up and FLOPs against the full model; "
+            + "model s: busy seconds of the tokenize and infer stages, where the model runs; "
+            + "exits: share of clips stopping at each cascade stage\n"
         return out
     }
 }

@@ -183,11 +183,13 @@ final class SweepTests: XCTestCase {
 
     // MARK: measurements
 
-    func summary(clips: Int, wall: Double, flops: Int, full: Int, exits: [Int]? = nil) -> RunSummary {
+    func summary(clips: Int, wall: Double, model: Double, flops: Int, full: Int, exits: [Int]? = nil) -> RunSummary {
         RunSummary(model: .init(name: "m", sha256: "s"), pipeline: .init(name: "p", hash: "h"), shards: ["0/1"],
                    counts: .init(discovered: 4, inShard: 4, skipped: 0, processed: 4, notStarted: 0, ok: 4, error: 0),
                    clips: clips, wallSeconds: wall, videosPerSecond: 4 / wall, clipsPerSecond: Double(clips) / wall,
-                   stages: [:], overlap: nil, peakRSSBytes: 0, interrupted: false,
+                   stages: ["decode": .init(workers: 2, busySeconds: 3), "tokenize": .init(workers: 1, busySeconds: model / 4),
+                            "infer": .init(workers: 1, busySeconds: 3 * model / 4), "write": .init(workers: 1, busySeconds: 1)],
+                   overlap: nil, peakRSSBytes: 0, interrupted: false,
                    flops: FlopSummary(clips: clips, total: flops, fullModelPerClip: full, exits: exits))
     }
 
@@ -197,17 +199,18 @@ final class SweepTests: XCTestCase {
         return SweepPoint(name: name, kind: kind, parameters: p, label: name, config: base)
     }
 
-    /// full: 8 clips of 2 GFLOPs in 4 s; small: 8 clips of 0.5 GFLOPs in 1 s; cascade: 6 clips
-    /// stop at stage 0 (0.5 GFLOPs), 2 go on (2.5 GFLOPs), in 2 s.
+    /// full: 8 clips of 2 GFLOPs in 4 s (2 s in the model); small: 8 clips of 0.5 GFLOPs in 1 s
+    /// (0.25 s in the model); cascade: 6 clips stop at stage 0 (0.5 GFLOPs), 2 go on (2.5 GFLOPs),
+    /// in 2 s (1.25 s in the model).
     func syntheticReport() -> SweepReport {
         let labels = ["a", "b", "c"]
         let right = Evaluation.evaluate(labels: labels, predictions: [("a/1.mp4", "a"), ("a/2.mp4", "a"), ("b/1.mp4", "b"), ("b/2.mp4", "a")])
         let worse = Evaluation.evaluate(labels: labels, predictions: [("a/1.mp4", "a"), ("a/2.mp4", "b"), ("b/1.mp4", "b"), ("b/2.mp4", nil)])
         return SweepReport(input: "set", pipeline: "p.yaml", warmUp: true, points: [
-            Sweep.measure(point("full", .full), evaluation: right, summary: summary(clips: 8, wall: 4, flops: 16_000_000_000, full: 2_000_000_000)),
-            Sweep.measure(point("size-8x32x32", .size), evaluation: worse, summary: summary(clips: 8, wall: 1, flops: 4_000_000_000, full: 500_000_000)),
+            Sweep.measure(point("full", .full), evaluation: right, summary: summary(clips: 8, wall: 4, model: 2, flops: 16_000_000_000, full: 2_000_000_000)),
+            Sweep.measure(point("size-8x32x32", .size), evaluation: worse, summary: summary(clips: 8, wall: 1, model: 0.25, flops: 4_000_000_000, full: 500_000_000)),
             Sweep.measure(point("cascade-0.9", .cascade), evaluation: right,
-                          summary: summary(clips: 8, wall: 2, flops: 6 * 500_000_000 + 2 * 2_500_000_000, full: 2_000_000_000, exits: [6, 2])),
+                          summary: summary(clips: 8, wall: 2, model: 1.25, flops: 6 * 500_000_000 + 2 * 2_500_000_000, full: 2_000_000_000, exits: [6, 2])),
         ])
     }
 
@@ -232,6 +235,10 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(cascade.speedup!, 2, accuracy: 1e-12)
         XCTAssertEqual(cascade.exits, [6, 2])
         XCTAssertEqual(cascade.exitFractions, [0.75, 0.25])
+        XCTAssertEqual([full.modelSeconds, small.modelSeconds, cascade.modelSeconds], [2, 0.25, 1.25], "tokenize + infer busy")
+        XCTAssertEqual(full.modelSpeedup, 1)
+        XCTAssertEqual(small.modelSpeedup!, 8, accuracy: 1e-12)
+        XCTAssertEqual(cascade.modelSpeedup!, 1.6, accuracy: 1e-12)
 
         // A full model that labelled nothing gives no ratios, rather than infinities.
         var none = full
@@ -239,6 +246,9 @@ final class SweepTests: XCTestCase {
         let empty = SweepReport(input: "set", pipeline: "p.yaml", warmUp: false, points: [none, small])
         XCTAssertNil(empty.points[1].speedup)
         XCTAssertNil(empty.points[1].flopRatio)
+        var untimed = full
+        untimed.modelSeconds = nil   // a summary without stage times
+        XCTAssertNil(SweepReport(input: "set", pipeline: "p.yaml", warmUp: false, points: [untimed, small]).points[1].modelSpeedup)
 
         // sweep.json: every point key present, null when it does not apply.
         let json = try JSONValue(parsing: JSONEncoder().encode(r))
@@ -248,19 +258,19 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(Set(top.keys), ["schema_version", "input", "pipeline", "warm_up", "points"])
         XCTAssertEqual(Set(p.keys), ["name", "kind", "parameters", "label", "videos", "correct", "accuracy", "per_class", "failed",
                                      "clips", "gflops_per_clip", "clips_per_second", "wall_seconds", "speedup", "flop_ratio",
-                                     "exits", "exit_fractions"])
+                                     "exits", "exit_fractions", "model_seconds", "model_speedup"])
         XCTAssertEqual(p["speedup"], .number(2))
         XCTAssertEqual(try JSONDecoder().decode(SweepReport.self, from: JSONEncoder().encode(r)), r, "round trip")
     }
 
     func testTable() {
         XCTAssertEqual(syntheticReport().table(), """
-        point         kind       accuracy  GFLOPs/clip  clips/s  speed-up   FLOPs  exits
-        full          full          75.0%            2      2.0     1.00x   1.00x
-        size-8x32x32  size          66.7%          0.5      8.0     4.00x   0.25x
-        cascade-0.9   cascade       75.0%            1      4.0     2.00x   0.50x  75% / 25%
+        point         kind       accuracy  GFLOPs/clip  clips/s  speed-up  model s  model speed-up   FLOPs  exits
+        full          full          75.0%            2      2.0     1.00x     2.00           1.00x   1.00x
+        size-8x32x32  size          66.7%          0.5      8.0     4.00x     0.25           8.00x   0.25x
+        cascade-0.9   cascade       75.0%            1      4.0     2.00x     1.25           1.60x   0.50x  75% / 25%
 
-        4 videos; speed-up and FLOPs against the full model; exits: share of clips stopping at each cascade stage
+        4 videos; speed-up (wall clock), model speed-up and FLOPs against the full model; model s: busy seconds of the tokenize and infer stages, where the model runs; exits: share of clips stopping at each cascade stage
 
         """)
     }
