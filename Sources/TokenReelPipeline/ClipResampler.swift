@@ -31,29 +31,49 @@ public enum ClipResampler {
                      "a derived clip is never larger than the decoded one (\(frames)x\(height)x\(width) from \(clip.frames)x\(clip.height)x\(clip.width))")
         if (frames, height, width) == (clip.frames, clip.height, clip.width) { return clip }
         let indices = frameIndices(from: clip.frames, to: frames)
-        let rows = boxWeights(from: clip.height, to: height), columns = boxWeights(from: clip.width, to: width)
-        let frameIn = clip.height * clip.width * 3, frameOut = height * width * 3
+        let rows = FlatTaps(boxWeights(from: clip.height, to: height))
+        let columns = FlatTaps(boxWeights(from: clip.width, to: width))
+        let inH = clip.height, inW = clip.width
+        let frameIn = inH * inW * 3, frameOut = height * width * 3
         var pixels = [UInt8](repeating: 0, count: frames * frameOut)
-        var across = [Double](repeating: 0, count: clip.height * width * 3)   // [H, W', 3] of one frame
-        for (f, source) in indices.enumerated() {
-            let base = source * frameIn
-            // Columns first: every decoded row filtered to W' pixels.
-            for y in 0 ..< clip.height {
-                for (x, taps) in columns.enumerated() {
-                    for c in 0 ..< 3 {
-                        var sum = 0.0
-                        for (i, w) in taps { sum += w * Double(clip.pixels[base + (y * clip.width + i) * 3 + c]) }
-                        across[(y * width + x) * 3 + c] = sum
-                    }
-                }
-            }
-            // Then rows: H rows to H'.
-            for (y, taps) in rows.enumerated() {
-                for x in 0 ..< width {
-                    for c in 0 ..< 3 {
-                        var sum = 0.0
-                        for (i, w) in taps { sum += w * across[(i * width + x) * 3 + c] }
-                        pixels[f * frameOut + (y * width + x) * 3 + c] = UInt8(min(255, max(0, (sum + 0.5).rounded(.down))))
+        var across = [Double](repeating: 0, count: inH * width * 3)   // [H, W', 3] of one frame
+        let row = UnsafeMutablePointer<Double>.allocate(capacity: width * 3)   // [W', 3]: one output row's sums
+        defer { row.deallocate() }
+        // Each channel sums its taps in tap order, in Double: the result is the rule's, exactly.
+        clip.pixels.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                across.withUnsafeMutableBufferPointer { mid in
+                    columns.withPointers { cStart, cIndex, cWeight in
+                        rows.withPointers { rStart, rIndex, rWeight in
+                            for (f, source) in indices.enumerated() {
+                                // Columns first: every decoded row filtered to W' pixels.
+                                for y in 0 ..< inH {
+                                    let line = src.baseAddress! + source * frameIn + y * inW * 3
+                                    let out = mid.baseAddress! + y * width * 3
+                                    for x in 0 ..< width {
+                                        var s0 = 0.0, s1 = 0.0, s2 = 0.0
+                                        for t in cStart[x] ..< cStart[x + 1] {
+                                            let p = line + cIndex[t] * 3, w = cWeight[t]
+                                            s0 += w * Double(p[0]); s1 += w * Double(p[1]); s2 += w * Double(p[2])
+                                        }
+                                        out[x * 3] = s0; out[x * 3 + 1] = s1; out[x * 3 + 2] = s2
+                                    }
+                                }
+                                // Then rows: H rows to H', a whole row of W' x 3 values per tap (each value
+                                // still sums its taps in order, from 0).
+                                let n = width * 3
+                                for y in 0 ..< height {
+                                    for i in 0 ..< n { row[i] = 0 }
+                                    for t in rStart[y] ..< rStart[y + 1] {
+                                        let w = rWeight[t], line = mid.baseAddress! + rIndex[t] * n
+                                        for i in 0 ..< n { row[i] += w * line[i] }
+                                    }
+                                    // sum >= 0, so truncating sum + 0.5 is rounding half up.
+                                    let out = dst.baseAddress! + f * frameOut + y * n
+                                    for i in 0 ..< n { out[i] = UInt8(min(255, Int(row[i] + 0.5))) }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -64,6 +84,25 @@ public enum ClipResampler {
         out.timestamps = indices.map { clip.timestamps[$0] }
         out.frameTimestamps = indices.map { clip.frameTimestamps[$0] }
         return out
+    }
+
+    /// ``boxWeights`` flattened: output j's taps are `index[start[j] ..< start[j + 1]]` with
+    /// their `weight`s, in the same order.
+    struct FlatTaps {
+        var start: [Int] = [0], index: [Int] = [], weight: [Double] = []
+        init(_ taps: [[(index: Int, weight: Double)]]) {
+            for list in taps {
+                for tap in list { index.append(tap.index); weight.append(tap.weight) }
+                start.append(index.count)
+            }
+        }
+        func withPointers<R>(_ body: (UnsafePointer<Int>, UnsafePointer<Int>, UnsafePointer<Double>) -> R) -> R {
+            start.withUnsafeBufferPointer { s in
+                index.withUnsafeBufferPointer { i in
+                    weight.withUnsafeBufferPointer { w in body(s.baseAddress!, i.baseAddress!, w.baseAddress!) }
+                }
+            }
+        }
     }
 
     /// Box-filter taps along one axis of `source` samples shrunk to `target` (`target <= source`):

@@ -193,6 +193,36 @@ final class CascadeTests: XCTestCase {
         XCTAssertEqual(ClipResampler.derive(c, frames: 4, height: 4, width: 4).pixels, c.pixels)
     }
 
+    func testDerivedPixelsAreTheRuleExactlyForAnyFactor() {
+        // The rule written the plain way (per pixel and channel, taps in order, in Double), against
+        // the resampler on random pixels: integer and non-integer factors, frames thinned or kept.
+        func plain(_ c: ClipFrames, _ t: Int, _ h: Int, _ w: Int) -> [UInt8] {
+            let rows = ClipResampler.boxWeights(from: c.height, to: h), cols = ClipResampler.boxWeights(from: c.width, to: w)
+            var out: [UInt8] = []
+            for f in ClipResampler.frameIndices(from: c.frames, to: t) {
+                for rowTaps in rows {
+                    for x in 0 ..< w {
+                        for ch in 0 ..< 3 {
+                            var sum = 0.0
+                            for (i, rw) in rowTaps {
+                                var across = 0.0
+                                for (j, cw) in cols[x] { across += cw * Double(c.pixels[((f * c.height + i) * c.width + j) * 3 + ch]) }
+                                sum += rw * across
+                            }
+                            out.append(UInt8(min(255, max(0, (sum + 0.5).rounded(.down)))))
+                        }
+                    }
+                }
+            }
+            return out
+        }
+        var rng = SystemRandomNumberGenerator()
+        for (from, to) in [((16, 64, 64), (8, 48, 48)), ((16, 64, 64), (8, 32, 32)), ((5, 37, 23), (3, 20, 17)), ((4, 9, 9), (4, 9, 2))] {
+            let c = clip(frames: from.0, height: from.1, width: from.2) { _, _, _, _ in Int.random(in: 0 ... 255, using: &rng) }
+            XCTAssertEqual(ClipResampler.derive(c, frames: to.0, height: to.1, width: to.2).pixels, plain(c, to.0, to.1, to.2), "\(from) -> \(to)")
+        }
+    }
+
     // MARK: The engine with doubles
 
     let quietLogger: Logger = { var l = Logger(label: "test"); l.logLevel = .critical; return l }()
