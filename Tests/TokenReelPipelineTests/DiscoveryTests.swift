@@ -53,6 +53,25 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertThrowsError(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"]))
     }
 
+    func testISOTimeIsUTCMillisecondsFromAnyThread() {
+        XCTAssertEqual(OutputLayout.isoTime(0), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(OutputLayout.isoTime(1_795_297_696.25), "2026-11-21T21:48:16.250Z")
+        // One shared formatter: many threads at once get the same strings as one thread.
+        let values = (0 ..< 400).map { 1.6e9 + Double($0) * 3_600.125 }
+        let serial = values.map(OutputLayout.isoTime)
+        let results = LockedArray(count: values.count)
+        DispatchQueue.concurrentPerform(iterations: values.count) { results.set($0, OutputLayout.isoTime(values[$0])) }
+        XCTAssertEqual(results.values, serial)
+    }
+
+    private final class LockedArray: @unchecked Sendable {
+        private let lock = NSLock()
+        private var storage: [String]
+        init(count: Int) { storage = Array(repeating: "", count: count) }
+        func set(_ i: Int, _ v: String) { lock.lock(); storage[i] = v; lock.unlock() }
+        var values: [String] { lock.lock(); defer { lock.unlock() }; return storage }
+    }
+
     func testAtomicWriteReplacesAndLeavesNoTemporaryFiles() throws {
         let url = root.appendingPathComponent("a/b/c.json")
         try OutputLayout.writeAtomically(Data("one".utf8), to: url)
