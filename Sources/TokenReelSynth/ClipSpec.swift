@@ -93,6 +93,11 @@ public struct Motion10Constraints: Sendable, Equatable {
     public var maxWidth = 640, maxHeight = 480
     public var minFPS = 12, maxFPS = 30
     public var minDuration = 2.0, maxDuration = 4.0
+    /// Training data beyond the contract: each clip's object is drawn at a factor from this range
+    /// (one per clip) times the size the contract's range gave it, so below 1 the object can be
+    /// smaller than the contract's 15% of the short side, as thin shapes of another generator
+    /// look. The default 1...1 draws nothing: the clips of a seed stay byte for byte the same.
+    public var objectScale: ClosedRange<Double> = 1 ... 1
 
     public init() {}
 
@@ -104,6 +109,9 @@ public struct Motion10Constraints: Sendable, Equatable {
         if minWidth > maxWidth || minHeight > maxHeight { out.append("minimum size \(minWidth)x\(minHeight) exceeds maximum \(maxWidth)x\(maxHeight)") }
         if minFPS < 12 || maxFPS > 30 || minFPS > maxFPS { out.append("frame rates \(minFPS)...\(maxFPS) are not inside 12...30") }
         if minDuration < 2 || maxDuration > 4 || minDuration > maxDuration { out.append("durations \(minDuration)...\(maxDuration) s are not inside 2...4 s") }
+        if !(objectScale.lowerBound > 0 && objectScale.upperBound <= 1) {
+            out.append("object scale \(objectScale.lowerBound)...\(objectScale.upperBound) is not inside (0, 1]")
+        }
         return out
     }
 }
@@ -184,8 +192,15 @@ extension Motion10ClipSpec {
             noiseCell: rng.uniform(0.1, 0.4) * short, noiseSeed: rng.next())
         let noise = rng.chance(0.25) ? 0 : rng.uniform(0, Margins.maxNoise)
 
-        let motion = sampleMotion(motionClass, shape: shape, width: Double(width), height: Double(height),
+        var motion = sampleMotion(motionClass, shape: shape, width: Double(width), height: Double(height),
                                   frameCount: frameCount, using: &rng)
+        if constraints.objectScale != 1 ... 1 {
+            // Drawn last, so every other parameter is the unscaled clip's; a smaller object still
+            // stays inside the frame on the same path.
+            let factor = rng.uniform(constraints.objectScale.lowerBound, constraints.objectScale.upperBound)
+            motion.startSize *= factor
+            motion.endSize *= factor
+        }
         return Motion10ClipSpec(motionClass: motionClass, seed: seed, width: width, height: height,
                                 fpsNumerator: rate.0, fpsDenominator: rate.1, frameCount: frameCount,
                                 shape: shape, objectColour: objectColour, background: background,

@@ -68,6 +68,13 @@ struct Motion10Command: ParsableCommand {
     @Option(name: .long, help: "Highest frame rate (contract: 30).")
     var maxFps: Int = 30
 
+    @Option(name: .long, help: ArgumentHelp("""
+        Training data beyond the contract: draw each object at a factor in LO...HI (0 < LO <= HI <= 1) \
+        times its contract size, for objects smaller than the contract's 15% of the short side \
+        (default 1,1: the contract).
+        """, valueName: "LO,HI"))
+    var objectScale: String = "1,1"
+
     @Option(name: .long, help: "Clips encoded in parallel.")
     var jobs: Int = 1
 
@@ -79,7 +86,15 @@ struct Motion10Command: ParsableCommand {
         c.minWidth = minSize.width; c.minHeight = minSize.height
         c.maxWidth = maxSize.width; c.maxHeight = maxSize.height
         c.minFPS = minFps; c.maxFPS = maxFps
+        if let scale = parsedObjectScale { c.objectScale = scale }
         return c
+    }
+
+    /// `--object-scale LO,HI` as a range; nil when it is not two numbers with LO <= HI.
+    var parsedObjectScale: ClosedRange<Double>? {
+        let parts = objectScale.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let lo = parts[0], let hi = parts[1], lo <= hi else { return nil }
+        return lo ... hi
     }
 
     func parsedCodecs() throws -> [WriterCodec] {
@@ -109,6 +124,7 @@ struct Motion10Command: ParsableCommand {
     func validate() throws {
         if perClass < 1 { throw ValidationError("--per-class must be at least 1") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if parsedObjectScale == nil { throw ValidationError("--object-scale takes LO,HI with LO <= HI, for example 0.5,1 (got '\(objectScale)')") }
         if let problem = constraints.problems().first { throw ValidationError(problem) }
         _ = try parsedCodecs()
         _ = try parsedClasses()

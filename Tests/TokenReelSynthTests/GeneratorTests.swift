@@ -105,6 +105,28 @@ final class GeneratorTests: XCTestCase {
         XCTAssertFalse(c.problems().isEmpty)
     }
 
+    func testObjectScaleShrinksOnlyTheObjectAndDefaultsToTheContract() {
+        var c = Motion10Constraints()
+        c.objectScale = 0.5 ... 0.5
+        XCTAssertEqual(c.problems(), [])
+        for k in 0 ..< 40 {
+            let cls = Motion10Class.allCases[k % 10]
+            let plain = Motion10ClipSpec.random(cls, seed: UInt64(k))
+            let small = Motion10ClipSpec.random(cls, seed: UInt64(k), constraints: c)
+            XCTAssertEqual(small.motion.startSize, plain.motion.startSize / 2, accuracy: 1e-9)
+            XCTAssertEqual(small.motion.endSize, plain.motion.endSize / 2, accuracy: 1e-9)
+            // Everything else is the unscaled clip's.
+            var resized = small.motion
+            (resized.startSize, resized.endSize) = (plain.motion.startSize, plain.motion.endSize)
+            XCTAssertEqual(resized, plain.motion)
+            XCTAssertEqual([small.width, small.height, small.frameCount], [plain.width, plain.height, plain.frameCount])
+        }
+        c.objectScale = 0 ... 1
+        XCTAssertEqual(c.problems().count, 1)
+        c.objectScale = 0.5 ... 1.5
+        XCTAssertEqual(c.problems().count, 1)
+    }
+
     func testConstraintsAreHonoured() {
         var c = Motion10Constraints()
         c.minWidth = 200; c.maxWidth = 240; c.minHeight = 100; c.maxHeight = 120; c.minFPS = 24; c.maxFPS = 25
