@@ -186,7 +186,12 @@ final class OpenedVideo {
     init(path: String, log: FileLog) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw MediaError(kind: .notFound, path: path, message: "no such file")
+            // A name that is not valid UTF-8 reaches us with U+FFFD in place of its bad bytes, and
+            // no file has that name: say so, rather than that the file is missing.
+            let message = path.contains("\u{FFFD}")
+                ? "cannot open: the file name is not valid UTF-8 (shown with U+FFFD for the bad bytes); rename it"
+                : "no such file"
+            throw MediaError(kind: .notFound, path: path, message: message)
         }
         if isDirectory.boolValue { throw MediaError(kind: .notMedia, path: path, message: "is a directory") }
         guard FileManager.default.isReadableFile(atPath: path) else {

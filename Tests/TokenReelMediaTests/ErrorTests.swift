@@ -54,6 +54,27 @@ final class ErrorTests: XCTestCase {
         XCTAssertTrue(failure(audio)?.message.contains("audio") ?? false)
     }
 
+    func testANameThatIsNotUTF8IsSaidToBeOne() throws {
+        // A real file whose name has a byte that is not UTF-8: listing the directory gives the name
+        // with U+FFFD, which no file has; the error must say why, not just "no such file".
+        let dir = TestVideos.directory.appendingPathComponent("latin1-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var raw = Array(dir.path.utf8) + Array("/caf".utf8) + [0xE9] + Array(".mp4".utf8) + [0]
+        let fd = raw.withUnsafeMutableBytes { open($0.baseAddress!.assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        close(fd)
+        let listed = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        XCTAssertEqual(listed.count, 1)
+        let path = dir.path + "/" + listed[0]
+        XCTAssertTrue(path.contains("\u{FFFD}"), path)
+        let error = failure(path)
+        XCTAssertEqual(error?.kind, .notFound)
+        XCTAssertTrue(error?.message.contains("not valid UTF-8") ?? false, error?.message ?? "")
+        XCTAssertEqual(failure(dir.path + "/missing.mp4")?.message, "no such file")
+    }
+
     func testUnknownCodecIsUnsupported() throws {
         // An AVI whose video fourcc (FMP4, in the stream header and format) names no codec FFmpeg knows.
         let source = try TestVideos.indexed("for-tag.avi", frames: 5, codec: ["-c:v", "mpeg4"])
