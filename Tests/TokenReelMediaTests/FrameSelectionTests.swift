@@ -86,7 +86,7 @@ final class DecodeWorkTests: XCTestCase {
     func testIntraOnlyFramesNobodyPicksAreNeverDecoded() throws {
         // MJPEG: every frame stands alone, and its decoder ignores skip_frame, so the reader must
         // not send the frames no target picks at all, and still pick exactly FFmpeg's frames.
-        let avi = try TestVideos.indexed("mjpeg.avi", frames: 100, codec: ["-c:v", "mjpeg", "-q:v", "3"])
+        let avi = try TestVideos.indexed("drop-mjpeg.avi", frames: 100, codec: ["-c:v", "mjpeg", "-q:v", "3"])
         try assertPicksMatchFFmpeg(avi, .uniform(frames: 16))
         try assertPicksMatchFFmpeg(avi, .sliding(frames: 4, clipSeconds: 1, strideSeconds: 0.7, tail: .shift))
         try assertSameFramesForEveryStrategy(avi, .uniform(frames: 16))
@@ -97,14 +97,14 @@ final class DecodeWorkTests: XCTestCase {
         XCTAssertGreaterThan(stats.packetsDropped, 70, "\(stats)")
 
         // Indexed MOV with sparse targets: seeks and drops together.
-        let mov = try TestVideos.indexed("mjpeg.mov", frames: 200, codec: ["-c:v", "mjpeg", "-q:v", "3"])
+        let mov = try TestVideos.indexed("drop-mjpeg.mov", frames: 200, codec: ["-c:v", "mjpeg", "-q:v", "3"])
         try assertPicksMatchFFmpeg(mov, .uniform(frames: 5))
         try assertSameFramesForEveryStrategy(mov, .uniform(frames: 5))
         let (movReader, _, _) = try TestVideos.decodeAll(mov, .uniform(frames: 5))
         XCTAssertLessThanOrEqual(movReader.statistics.framesDecoded, 5 + movReader.statistics.seeks, "\(movReader.statistics)")
 
         // An inter codec is never dropped from, only skipped (it may need the frame as a reference).
-        let h264 = try TestVideos.indexed("work-inter.mp4", frames: 60, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
+        let h264 = try TestVideos.indexed("drop-inter.mp4", frames: 60, codec: ["-c:v", "libx264", "-preset", "ultrafast"])
         let (interReader, _, _) = try TestVideos.decodeAll(h264, .uniform(frames: 4))
         XCTAssertEqual(interReader.statistics.packetsDropped, 0)
     }

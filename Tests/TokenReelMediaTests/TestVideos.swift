@@ -17,6 +17,8 @@ enum TestVideos {
     }()
 
     private static let lock = NSLock()
+    /// The arguments each cached file was made with (under `lock`).
+    nonisolated(unsafe) private static var madeWith: [String: [String]] = [:]
 
     /// lavfi source of `frames` frames at `rate` fps whose pixels encode the frame index.
     static func indexSource(width: Int = 64, height: Int = 48, rate: Int = 25, frames: Int) -> String {
@@ -30,6 +32,12 @@ enum TestVideos {
     static func make(_ name: String, _ args: [String]) throws -> String {
         lock.lock(); defer { lock.unlock() }
         let path = directory.appendingPathComponent(name).path
+        // Files are cached by name: two tests asking for one name with different arguments would
+        // silently share the first one's video.
+        if let previous = madeWith[name] {
+            precondition(previous == args, "test video \(name) asked for with other arguments: \(previous) and \(args)")
+        }
+        madeWith[name] = args
         if FileManager.default.fileExists(atPath: path) { return path }
         let partial = directory.appendingPathComponent("partial-" + name).path
         try run("ffmpeg", ["-nostdin", "-y", "-v", "error"] + args + [partial])
