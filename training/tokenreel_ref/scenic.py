@@ -41,7 +41,8 @@ def read_checkpoint(path: str) -> dict:
         steps = [(int(m.group(1)), name) for name in os.listdir(path)
                  if (m := re.fullmatch(r"checkpoint_(\d+)", name)) and os.path.isfile(os.path.join(path, name))]
         if not steps:
-            raise ConversionError(f"{path}: no checkpoint_<step> file in this directory")
+            raise ConversionError(f"{path}: no checkpoint_<step> file in this directory (Orbax checkpoint "
+                                  "directories are not read: restore the state with Flax and save its params as .npz)")
         path = os.path.join(path, max(steps)[1])
     if not os.path.isfile(path):
         raise ConversionError(f"{path}: no such file")
