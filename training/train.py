@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jax                                                           # noqa: E402
 import jax.numpy as jnp                                              # noqa: E402
 import optax                                                         # noqa: E402
+from flax.traverse_util import flatten_dict, unflatten_dict          # noqa: E402
 
 from tokenreel_ref import export, keep, model, posemb                       # noqa: E402
 from tokenreel_ref.config import ModelConfig, TokenLearnerConfig     # noqa: E402
@@ -371,6 +372,25 @@ def initial_params(path: str, cfg: ModelConfig, names: list, fresh):
     return jax.tree_util.tree_map(jnp.asarray, saved)
 
 
+def partial_params(path: str, names: list, fresh):
+    """--init-partial: every tensor of a saved model that this run's model has under the same name
+    and shape (a relative of another architecture: the same backbone without its TokenLearner, say);
+    the rest keep their fresh initialisation. The classes must be the same, in the same order."""
+    _, saved, labels, _ = export.load(path)
+    if list(labels) != list(names):
+        raise SystemExit(f"--init-partial {path}: its classes {labels} differ from the training set's {names}")
+    old, new = flatten_dict(saved), flatten_dict(fresh)
+    taken = {k for k, v in new.items() if k in old and np.shape(old[k]) == np.shape(v)}
+    if not taken:
+        raise SystemExit(f"--init-partial {path}: no tensor of it fits this model (name and shape)")
+    params = unflatten_dict({k: jnp.asarray(old[k]) if k in taken else v for k, v in new.items()})
+    def listed(keys):
+        return ", ".join(sorted("/".join(k) for k in keys)[:6]) + (" ..." if len(keys) > 6 else "") if keys else "none"
+    print(f"--init-partial {path}: {len(taken)} of {len(new)} tensors taken; fresh: {listed(new.keys() - taken)}; "
+          f"not used: {listed(old.keys() - taken)}", flush=True)
+    return params
+
+
 def unit_centres(n: int) -> np.ndarray:
     """Centres of n equal cells spanning [-1, 1] (pixels or tokens along one axis)."""
     return (np.arange(n, dtype=np.float32) + 0.5) / n * 2 - 1
@@ -676,15 +696,19 @@ def train(args) -> dict:
     optimizer = optax.chain(optax.clip_by_global_norm(1.0),
                             optax.adamw(schedule, weight_decay=args.weight_decay))
     params = model.init_params(cfg, seed=args.seed)
+    if args.init and args.init_partial:
+        raise SystemExit("--init and --init-partial exclude each other")
     if args.init:
         params = initial_params(args.init, cfg, names, params)
+    elif args.init_partial:
+        params = partial_params(args.init_partial, names, params)
     elif args.motion_init:
         params = motion_init(params, args.motion_init, args.motion_gain, args.seed)
     wired = {}
     if args.flow_init:             # with --init only the mask is used: the saved wiring stays fixed
         wired_params, wired, _ = flow_init(params, cfg, pixels, norm, args.flow_init, args.seed)
-        params = params if args.init else wired_params
-    if args.posemb_init and not args.init:
+        params = params if args.init or args.init_partial else wired_params
+    if args.posemb_init and not (args.init or args.init_partial):
         params = smooth_posemb_init(params, cfg, args.posemb_init, args.posemb_scale, args.seed)
     keep_layers = keep.check_keeping(cfg, 0.5, args.keep_layers) if args.keep_layers else ()
     if any(r < 1.0 for r in args.keep_rates) and not keep_layers:
@@ -796,6 +820,9 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", help="start from this saved model (safetensors from this trainer) instead of a "
                                    "fresh initialisation: the same config and classes (a curriculum's later stage)")
+    ap.add_argument("--init-partial", help="start from every tensor of this saved model that this model has under the "
+                                           "same name and shape (e.g. the same backbone without its TokenLearner); "
+                                           "the rest start fresh, and --flow-init keeps what it took as its wiring")
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--eval-every", type=int, default=500, help="validation accuracy every N steps (0: only at the end)")
     ap.add_argument("--tiny", action="store_true", help="tiny model, for tests of the trainer")

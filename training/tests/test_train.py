@@ -76,6 +76,31 @@ def test_init_starts_from_a_saved_model_and_checks_it(tmp_path):
                                       "--tiny", "--steps", "1", "--init", str(first)]))
 
 
+def test_init_partial_takes_what_fits_and_starts_the_rest_fresh(tmp_path):
+    # A TokenLearner model, then the same backbone without TokenLearner started from it.
+    first, _ = tiny_run(tmp_path, "tl", 48, 6, ["--steps", "4", "--batch", "8", "--log-every", "2"], model=FLOW_MODEL)
+    plain = FLOW_MODEL[:-4] + ("--tokens", "0")
+    second, _ = tiny_run(tmp_path, "plain", 48, 6, ["--steps", "2", "--batch", "8", "--log-every", "1", "--lr", "0",
+                                                    "--init-partial", str(first)], model=plain)
+    cfg_a, a, _, _ = export.load(str(first))
+    cfg_b, b, _, _ = export.load(str(second))
+    assert cfg_a.tokenlearner is not None and cfg_b.tokenlearner is None
+    flat_a, flat_b = export.flatten(a), export.flatten(b)
+    assert any(k.startswith("Transformer/TokenLearnerModuleV11_0/") for k in flat_a)
+    assert not any("TokenLearner" in k for k in flat_b)
+    assert set(flat_b) <= set(flat_a)          # every tensor of the plain model has its name in the first
+    assert all(np.array_equal(flat_a[k], flat_b[k]) for k in flat_b), "taken as saved (lr 0)"
+    # Another label space is refused; so is giving both kinds of init.
+    with pytest.raises(SystemExit, match="exclude each other"):
+        tiny_run(tmp_path, "both", 48, 6, ["--steps", "1", "--init", str(first), "--init-partial", str(first)], model=plain)
+    first_cfg_saved = export.load(str(first))
+    export.save(str(tmp_path / "renamed.safetensors"), first_cfg_saved[0], first_cfg_saved[1],
+                [f"c{i}" for i in range(len(train.MOTION10))])
+    with pytest.raises(SystemExit, match="classes"):
+        tiny_run(tmp_path, "other", 48, 6, ["--steps", "1", "--init-partial", str(tmp_path / "renamed.safetensors")],
+                 model=plain)
+
+
 def test_classes_trains_on_a_subset_and_keeps_every_class(tmp_path):
     pixels, labels = toy_motion_set(30, seed=8)
     data = (pixels, labels, train.MOTION10, {"type": "zero_centered"})
