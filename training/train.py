@@ -375,7 +375,8 @@ def initial_params(path: str, cfg: ModelConfig, names: list, fresh):
 def partial_params(path: str, names: list, fresh):
     """--init-partial: every tensor of a saved model that this run's model has under the same name
     and shape (a relative of another architecture: the same backbone without its TokenLearner, say);
-    the rest keep their fresh initialisation. The classes must be the same, in the same order."""
+    the rest keep their fresh initialisation. The classes must be the same, in the same order.
+    Returns the parameters and the (tuple) names taken."""
     _, saved, labels, _ = export.load(path)
     if list(labels) != list(names):
         raise SystemExit(f"--init-partial {path}: its classes {labels} differ from the training set's {names}")
@@ -388,7 +389,7 @@ def partial_params(path: str, names: list, fresh):
         return ", ".join(sorted("/".join(k) for k in keys)[:6]) + (" ..." if len(keys) > 6 else "") if keys else "none"
     print(f"--init-partial {path}: {len(taken)} of {len(new)} tensors taken; fresh: {listed(new.keys() - taken)}; "
           f"not used: {listed(old.keys() - taken)}", flush=True)
-    return params
+    return params, taken
 
 
 def unit_centres(n: int) -> np.ndarray:
@@ -701,13 +702,17 @@ def train(args) -> dict:
     if args.init:
         params = initial_params(args.init, cfg, names, params)
     elif args.init_partial:
-        params = partial_params(args.init_partial, names, params)
+        params, taken = partial_params(args.init_partial, names, params)
     elif args.motion_init:
         params = motion_init(params, args.motion_init, args.motion_gain, args.seed)
     wired = {}
     if args.flow_init:             # with --init only the mask is used: the saved wiring stays fixed
         wired_params, wired, _ = flow_init(params, cfg, pixels, norm, args.flow_init, args.seed)
-        params = params if args.init or args.init_partial else wired_params
+        if args.init_partial:   # the saved wiring where it was taken; fresh tensors get theirs
+            mine, wired_flat = flatten_dict(params), flatten_dict(wired_params)
+            params = unflatten_dict({k: v if k in taken else wired_flat[k] for k, v in mine.items()})
+        elif not args.init:
+            params = wired_params
     if args.posemb_init and not (args.init or args.init_partial):
         params = smooth_posemb_init(params, cfg, args.posemb_init, args.posemb_scale, args.seed)
     keep_layers = keep.check_keeping(cfg, 0.5, args.keep_layers) if args.keep_layers else ()

@@ -90,6 +90,11 @@ def test_init_partial_takes_what_fits_and_starts_the_rest_fresh(tmp_path):
     assert not any("TokenLearner" in k for k in flat_b)
     assert set(flat_b) <= set(flat_a)          # every tensor of the plain model has its name in the first
     assert all(np.array_equal(flat_a[k], flat_b[k]) for k in flat_b), "taken as saved (lr 0)"
+    # With --flow-init, what was taken stays as saved too (it is not wired over).
+    third, _ = tiny_run(tmp_path, "plain-flow", 48, 6, ["--steps", "1", "--batch", "8", "--lr", "0", "--flow-init", "2",
+                                                        "--init-partial", str(first)], model=plain)
+    flat_c = export.flatten(export.load(str(third))[1])
+    assert all(np.array_equal(flat_a[k], flat_c[k]) for k in flat_c)
     # Another label space is refused; so is giving both kinds of init.
     with pytest.raises(SystemExit, match="exclude each other"):
         tiny_run(tmp_path, "both", 48, 6, ["--steps", "1", "--init", str(first), "--init-partial", str(first)], model=plain)
