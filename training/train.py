@@ -827,7 +827,7 @@ def parse_args(argv=None):
                                    "fresh initialisation: the same config and classes (a curriculum's later stage)")
     ap.add_argument("--init-partial", help="start from every tensor of this saved model that this model has under the "
                                            "same name and shape (e.g. the same backbone without its TokenLearner); "
-                                           "the rest start fresh, and --flow-init keeps what it took as its wiring")
+                                           "the rest start fresh; with --flow-init what it took stays as saved and only fresh tensors are wired")
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--eval-every", type=int, default=500, help="validation accuracy every N steps (0: only at the end)")
     ap.add_argument("--tiny", action="store_true", help="tiny model, for tests of the trainer")

@@ -33,47 +33,38 @@ public enum ClipResampler {
         let indices = frameIndices(from: clip.frames, to: frames)
         let rows = FlatTaps(boxWeights(from: clip.height, to: height))
         let columns = FlatTaps(boxWeights(from: clip.width, to: width))
-        let inH = clip.height, inW = clip.width
-        let frameIn = inH * inW * 3, frameOut = height * width * 3
+        let inH = clip.height, inW = clip.width, n = width * 3
+        let frameIn = inH * inW * 3, frameOut = height * n
         var pixels = [UInt8](repeating: 0, count: frames * frameOut)
-        var across = [Double](repeating: 0, count: inH * width * 3)   // [H, W', 3] of one frame
-        let row = UnsafeMutablePointer<Double>.allocate(capacity: width * 3)   // [W', 3]: one output row's sums
-        defer { row.deallocate() }
-        // Each channel sums its taps in tap order, in Double: the result is the rule's, exactly.
+        let across = UnsafeMutablePointer<Double>.allocate(capacity: inH * n)   // [H, W', 3] of one frame
+        let row = UnsafeMutablePointer<Double>.allocate(capacity: n)            // [W', 3]: one output row's sums
+        defer { across.deallocate(); row.deallocate() }
+        // Each channel sums its taps in tap order, from 0, in Double: the result is the rule's, exactly.
         clip.pixels.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
-                across.withUnsafeMutableBufferPointer { mid in
-                    columns.withPointers { cStart, cIndex, cWeight in
-                        rows.withPointers { rStart, rIndex, rWeight in
-                            for (f, source) in indices.enumerated() {
-                                // Columns first: every decoded row filtered to W' pixels.
-                                for y in 0 ..< inH {
-                                    let line = src.baseAddress! + source * frameIn + y * inW * 3
-                                    let out = mid.baseAddress! + y * width * 3
-                                    for x in 0 ..< width {
-                                        var s0 = 0.0, s1 = 0.0, s2 = 0.0
-                                        for t in cStart[x] ..< cStart[x + 1] {
-                                            let p = line + cIndex[t] * 3, w = cWeight[t]
-                                            s0 += w * Double(p[0]); s1 += w * Double(p[1]); s2 += w * Double(p[2])
-                                        }
-                                        out[x * 3] = s0; out[x * 3 + 1] = s1; out[x * 3 + 2] = s2
-                                    }
-                                }
-                                // Then rows: H rows to H', a whole row of W' x 3 values per tap (each value
-                                // still sums its taps in order, from 0).
-                                let n = width * 3
-                                for y in 0 ..< height {
-                                    for i in 0 ..< n { row[i] = 0 }
-                                    for t in rStart[y] ..< rStart[y + 1] {
-                                        let w = rWeight[t], line = mid.baseAddress! + rIndex[t] * n
-                                        for i in 0 ..< n { row[i] += w * line[i] }
-                                    }
-                                    // sum >= 0, so truncating sum + 0.5 is rounding half up.
-                                    let out = dst.baseAddress! + f * frameOut + y * n
-                                    for i in 0 ..< n { out[i] = UInt8(min(255, Int(row[i] + 0.5))) }
-                                }
+                for (f, source) in indices.enumerated() {
+                    // Columns first: every decoded row filtered to W' pixels.
+                    for y in 0 ..< inH {
+                        let line = src.baseAddress! + source * frameIn + y * inW * 3, out = across + y * n
+                        for x in 0 ..< width {
+                            var s0 = 0.0, s1 = 0.0, s2 = 0.0
+                            for t in columns.taps(x) {
+                                let p = line + columns.index[t] * 3, w = columns.weight[t]
+                                s0 += w * Double(p[0]); s1 += w * Double(p[1]); s2 += w * Double(p[2])
                             }
+                            out[x * 3] = s0; out[x * 3 + 1] = s1; out[x * 3 + 2] = s2
                         }
+                    }
+                    // Then rows: H rows to H', a whole row of W' x 3 values per tap.
+                    for y in 0 ..< height {
+                        row.update(repeating: 0, count: n)
+                        for t in rows.taps(y) {
+                            let w = rows.weight[t], line = across + rows.index[t] * n
+                            for i in 0 ..< n { row[i] += w * line[i] }
+                        }
+                        // sum >= 0, so truncating sum + 0.5 is rounding half up.
+                        let out = dst.baseAddress! + f * frameOut + y * n
+                        for i in 0 ..< n { out[i] = UInt8(min(255, Int(row[i] + 0.5))) }
                     }
                 }
             }
@@ -86,23 +77,25 @@ public enum ClipResampler {
         return out
     }
 
-    /// ``boxWeights`` flattened: output j's taps are `index[start[j] ..< start[j + 1]]` with
-    /// their `weight`s, in the same order.
-    struct FlatTaps {
-        var start: [Int] = [0], index: [Int] = [], weight: [Double] = []
+    /// ``boxWeights`` flattened into buffers the filter reads without bounds checks: output j's
+    /// taps are `index[t]`, `weight[t]` for t in `taps(j)`, in the same order.
+    final class FlatTaps {
+        let start: UnsafeMutableBufferPointer<Int>, index: UnsafeMutableBufferPointer<Int>
+        let weight: UnsafeMutableBufferPointer<Double>
         init(_ taps: [[(index: Int, weight: Double)]]) {
-            for list in taps {
-                for tap in list { index.append(tap.index); weight.append(tap.weight) }
-                start.append(index.count)
+            let count = taps.reduce(0) { $0 + $1.count }
+            start = .allocate(capacity: taps.count + 1)
+            index = .allocate(capacity: count)
+            weight = .allocate(capacity: count)
+            var t = 0
+            for (j, list) in taps.enumerated() {
+                start[j] = t
+                for tap in list { index[t] = tap.index; weight[t] = tap.weight; t += 1 }
             }
+            start[taps.count] = t
         }
-        func withPointers<R>(_ body: (UnsafePointer<Int>, UnsafePointer<Int>, UnsafePointer<Double>) -> R) -> R {
-            start.withUnsafeBufferPointer { s in
-                index.withUnsafeBufferPointer { i in
-                    weight.withUnsafeBufferPointer { w in body(s.baseAddress!, i.baseAddress!, w.baseAddress!) }
-                }
-            }
-        }
+        deinit { start.deallocate(); index.deallocate(); weight.deallocate() }
+        func taps(_ j: Int) -> Range<Int> { start[j] ..< start[j + 1] }
     }
 
     /// Box-filter taps along one axis of `source` samples shrunk to `target` (`target <= source`):

@@ -117,19 +117,10 @@ public struct OutputLayout: Sendable {
 
     /// Made once: a formatter costs far more to make than to use (it was about 1% of a run's CPU
     /// made per call), and the lock keeps one formatter safe to share between stages.
-    private static let isoFormatter = LockedFormatter()
-
-    private final class LockedFormatter: @unchecked Sendable {
-        private let lock = NSLock()
-        private let formatter: ISO8601DateFormatter = {
-            let f = ISO8601DateFormatter()
-            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            f.timeZone = TimeZone(identifier: "UTC")
-            return f
-        }()
-        func withLock<R>(_ body: (ISO8601DateFormatter) -> R) -> R {
-            lock.lock(); defer { lock.unlock() }
-            return body(formatter)
-        }
-    }
+    private static let isoFormatter: Locked<ISO8601DateFormatter> = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return Locked(f)
+    }()
 }

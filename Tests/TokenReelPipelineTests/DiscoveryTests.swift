@@ -59,17 +59,12 @@ final class DiscoveryTests: XCTestCase {
         // One shared formatter: many threads at once get the same strings as one thread.
         let values = (0 ..< 400).map { 1.6e9 + Double($0) * 3_600.125 }
         let serial = values.map(OutputLayout.isoTime)
-        let results = LockedArray(count: values.count)
-        DispatchQueue.concurrentPerform(iterations: values.count) { results.set($0, OutputLayout.isoTime(values[$0])) }
-        XCTAssertEqual(results.values, serial)
-    }
-
-    private final class LockedArray: @unchecked Sendable {
-        private let lock = NSLock()
-        private var storage: [String]
-        init(count: Int) { storage = Array(repeating: "", count: count) }
-        func set(_ i: Int, _ v: String) { lock.lock(); storage[i] = v; lock.unlock() }
-        var values: [String] { lock.lock(); defer { lock.unlock() }; return storage }
+        let results = Locked([String](repeating: "", count: values.count))
+        DispatchQueue.concurrentPerform(iterations: values.count) { i in
+            let text = OutputLayout.isoTime(values[i])
+            results.withLock { $0[i] = text }
+        }
+        XCTAssertEqual(results.withLock { $0 }, serial)
     }
 
     func testAtomicWriteReplacesAndLeavesNoTemporaryFiles() throws {
