@@ -157,15 +157,16 @@ struct DisplayTransform: Equatable {
 /// Opens files and reports their `VideoInfo`.
 public enum MediaProbe {
     /// Probes `path` without decoding. When the container does not store the frame count (or it
-    /// disagrees with duration x frame rate by more than 10%), the video packets are counted by
-    /// demuxing the file (`frameCountSource == "counted"`).
+    /// disagrees with duration x frame rate by more than 10%), or stores no duration of the video
+    /// stream's own, the video packets are counted by demuxing the file
+    /// (`frameCountSource == "counted"`), and the duration is taken from their timestamps.
     /// - Throws: `MediaError` naming the file and the cause.
     public static func probe(path: String, options: DecodeOptions = .init()) throws -> VideoInfo {
         let log = FileLog()
         log.startDeadline(seconds: options.timeoutSeconds)
         return try withMediaErrors(path: path, log: log) {
             let opened = try OpenedVideo(path: path, log: log)
-            if opened.info.frameCountSource != "header" {
+            if opened.info.frameCountSource != "header" || !opened.durationFromStream {
                 try opened.countFrames(path: path)
             }
             return opened.info
@@ -180,7 +181,10 @@ final class OpenedVideo {
     let codec: UnsafePointer<AVCodec>
     var info: VideoInfo
     let transform: DisplayTransform
-    /// The duration is the video stream's own (not the container's, which may cover longer audio).
+    /// The duration is the video stream's own, as stored in the file: not the container's (which
+    /// may cover longer audio), and not libavformat's estimate from the last timestamps it read
+    /// (MPEG-PS/TS, NUT: short by the reordering delay with B-frames) or from the bit rate.
+    /// When false, ``countFrames(path:)`` replaces the duration with the last packet's end.
     private(set) var durationFromStream: Bool
 
     init(path: String, log: FileLog) throws {
@@ -266,7 +270,8 @@ final class OpenedVideo {
             frameCount = estimate
             source = "estimated"
         }
-        durationFromStream = fromStream && duration > 0
+        let estimated = input.raw.pointee.duration_estimation_method != AVFMT_DURATION_FROM_STREAM
+        durationFromStream = fromStream && duration > 0 && !estimated
         var hasAudio = false
         for i in 0..<Int(input.raw.pointee.nb_streams) where input.stream(Int32(i)).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO {
             hasAudio = true

@@ -83,16 +83,17 @@ public final class VideoReader {
         public var seeks = 0
     }
 
-    /// Opens `path` and probes it (the frame count is estimated when the container lacks it, and
-    /// counted when even the duration is unknown).
+    /// Opens `path` and probes it (the frame count is estimated when the container lacks it; the
+    /// packets are counted when the file stores no duration of the video stream's own).
     /// - Throws: `MediaError` naming the file and the cause.
     public init(path: String, options: DecodeOptions = .init()) throws {
         let log = FileLog()
         log.startDeadline(seconds: options.timeoutSeconds)
         let (video, decoder) = try withMediaErrors(path: path, log: log) { () -> (OpenedVideo, Decoder) in
             let video = try OpenedVideo(path: path, log: log)
-            if video.info.duration <= 0 {
-                // No duration anywhere (raw streams): count the packets on a second opening.
+            if video.info.duration <= 0 || !video.durationFromStream {
+                // No duration of the video stream's own (raw streams, MPEG-PS/TS, audio-length
+                // containers): count the packets on a second opening.
                 let counter = try OpenedVideo(path: path, log: log)
                 try counter.countFrames(path: path)
                 video.info.duration = counter.info.duration
