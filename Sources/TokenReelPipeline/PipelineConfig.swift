@@ -35,7 +35,9 @@ public struct PipelineConfig: Sendable, Equatable {
 
     public struct Inputs: Sendable, Equatable, Codable {
         /// `inputs.extensions`: file extensions (without dot, compared case-insensitively).
-        public var extensions: [String] = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "flv", "wmv", "3gp", "ogv"]
+        public var extensions: [String] = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "flv", "wmv", "3gp", "ogv",
+                                             "m2ts", "mts", "m2v", "vob", "mxf", "y4m", "nut", "dv", "asf", "f4v", "3g2",
+                                             "ivf", "gif", "h264", "264", "hevc", "h265", "265", "mjpeg", "mjpg"]
         public init() {}
     }
 

@@ -27,6 +27,14 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertEqual(try Discovery.walk(root: input.path, extensions: ["mp4", "mkv", "webm"], exclude: input.appendingPathComponent("out").path), found)
     }
 
+    func testDefaultExtensionsTakeCameraDiscAndElementaryStreamsButNotStillsOrAudio() throws {
+        let input = root.appendingPathComponent("in")
+        let videos = ["cam/00001.MTS", "disc/VTS_01_1.VOB", "clip.y4m", "anim.gif", "raw.h264", "raw.hevc", "vp9.ivf", "old.asf", "tape.dv"]
+        for rel in videos + ["still.png", "photo.jpg", "voice.m4a", "song.mp3", "subs.srt"] { try writeFake(input, rel, "clips=1") }
+        let found = try Discovery.walk(root: input.path, extensions: PipelineConfig.Inputs().extensions)
+        XCTAssertEqual(found.map(\.relativePath), videos.sorted())
+    }
+
     func testMissingRootIsAnError() {
         XCTAssertThrowsError(try Discovery.walk(root: root.appendingPathComponent("nope").path, extensions: ["mp4"])) { e in
             XCTAssertTrue("\(e)".contains("no such directory"))
