@@ -98,6 +98,10 @@ public struct Motion10Constraints: Sendable, Equatable {
     /// smaller than the contract's 15% of the short side, as thin shapes of another generator
     /// look. The default 1...1 draws nothing: the clips of a seed stay byte for byte the same.
     public var objectScale: ClosedRange<Double> = 1 ... 1
+    /// Shape families to draw from. The default, `classic`, keeps a seed's clips as they were
+    /// before the procedural families existed; `all` and `procedural` (training data meant to
+    /// generalise to other generators' shapes) change every clip of a seed.
+    public var shapes: ShapeSet = .classic
 
     public init() {}
 
@@ -173,7 +177,7 @@ extension Motion10ClipSpec {
         let frameCount = rng.int(minFrames, max(minFrames, maxFrames))
 
         // Object and background colours with a luma gap everywhere.
-        let shape = ShapeSpec.random(using: &rng)
+        let shape = ShapeSpec.random(from: constraints.shapes.kinds, using: &rng)
         let brightObject = rng.chance(0.5)
         let objectLuma = brightObject ? rng.uniform(0.5, 0.97) : rng.uniform(0.03, 0.5)
         let bgLo = brightObject ? 0.0 : objectLuma + Margins.lumaGap

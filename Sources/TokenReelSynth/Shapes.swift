@@ -15,6 +15,32 @@ public enum ShapeKind: String, CaseIterable, Codable, Sendable {
     case notchedTriangle = "notched_triangle"
     case irregularPolygon = "irregular_polygon"
     case flag
+    /// A smooth closed curve: radius 1 plus four random harmonics of the angle (beans,
+    /// teardrops, kidneys, pinched potatoes).
+    case blob
+    /// A thick stroke along a random path: a polyline of two to four segments turning by 40-140
+    /// degrees either way (Z, S, hooks, zigzags, bent Ls) or an arc of 160-300 degrees (C, hook).
+    case stroke
+
+    /// The families the bundled model was trained on; the default set draws only these, so a
+    /// seed's clips are the same as before the procedural families existed.
+    public static let classic: [ShapeKind] = [.arrow, .lShape, .fShape, .notchedTriangle, .irregularPolygon, .flag]
+    /// Families built from random curves and paths rather than a fixed outline, for training
+    /// that must generalise to shapes no one listed.
+    public static let procedural: [ShapeKind] = [.blob, .stroke]
+}
+
+/// Which shape families a generated set draws from.
+public enum ShapeSet: String, CaseIterable, Sendable {
+    case classic, procedural, all
+
+    public var kinds: [ShapeKind] {
+        switch self {
+        case .classic: return ShapeKind.classic
+        case .procedural: return ShapeKind.procedural
+        case .all: return ShapeKind.classic + ShapeKind.procedural
+        }
+    }
 }
 
 /// One concrete shape: a simple polygon in normalised units.
@@ -37,9 +63,9 @@ public struct ShapeSpec: Codable, Equatable, Sendable {
 
     public static let minimumElongation = 1.7
 
-    /// Draws a random shape of a random family.
-    static func random(using rng: inout SynthRandom) -> ShapeSpec {
-        let kind = rng.pick(ShapeKind.allCases)
+    /// Draws a random shape of a random family among `kinds`.
+    static func random(from kinds: [ShapeKind] = ShapeKind.classic, using rng: inout SynthRandom) -> ShapeSpec {
+        let kind = rng.pick(kinds)
         var points = rawPolygon(kind, using: &rng)
         if rng.chance(0.5) { points = points.reversed().map { SynthPoint(-$0.x, $0.y) } }   // mirror image
         points = normalised(points)
@@ -99,7 +125,113 @@ public struct ShapeSpec: Codable, Equatable, Sendable {
             let pole = rng.uniform(0.1, 0.16), width = rng.uniform(0.45, 0.7), height = rng.uniform(0.38, 0.55)
             return [SynthPoint(0, 0), SynthPoint(pole, 0), SynthPoint(pole + width, height / 2), SynthPoint(pole, height),
                     SynthPoint(pole, 1), SynthPoint(0, 1)]
+        case .blob:
+            let amplitudes = [rng.uniform(0, 0.35), rng.uniform(0, 0.35), rng.uniform(0, 0.2), rng.uniform(0, 0.12)]
+            let phases = (0..<4).map { _ in rng.uniform(0, 2 * Double.pi) }
+            let n = 48
+            return (0..<n).map { i in
+                let angle = Double(i) / Double(n) * 2 * Double.pi
+                var radius = 1.0
+                for (k, a) in amplitudes.enumerated() { radius += a * cos(Double(k + 1) * angle + phases[k]) }
+                radius = max(radius, 0.2)
+                return SynthPoint(radius * cos(angle), radius * sin(angle))
+            }
+        case .stroke:
+            // Widths are fractions of the path's extent (its largest vertex-to-vertex distance), so
+            // after normalisation a stroke is 15-30% of the object's size, as thick as the classic
+            // shapes' arms, whatever the path's length.
+            let relativeWidth = rng.uniform(0.15, 0.3)
+            if rng.chance(0.25) {
+                let sweep = rng.uniform(160, 300) * Double.pi / 180
+                let extent = 2 * sin(min(sweep, Double.pi) / 2)    // the arc's chord, or its diameter past a half turn
+                return arcOutline(sweep: sweep, width: relativeWidth * extent)
+            }
+            // A path that never comes back within a stroke width of itself, so the outline is simple.
+            for _ in 0..<50 {
+                var path = [SynthPoint(0, 0)]
+                var heading = 0.0
+                for k in 0..<rng.int(2, 4) {
+                    if k > 0 { heading += (rng.chance(0.5) ? 1 : -1) * rng.uniform(40, 140) * Double.pi / 180 }
+                    let length = rng.uniform(0.9, 1.8), last = path[path.count - 1]
+                    path.append(SynthPoint(last.x + length * cos(heading), last.y + length * sin(heading)))
+                }
+                var extent = 0.0
+                for a in path { for b in path { extent = max(extent, ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()) } }
+                let width = relativeWidth * extent
+                if strokeIsSimple(path, width: width) { return strokeOutline(path, width: width) }
+            }
+            return strokeOutline([SynthPoint(0, 0), SynthPoint(1.5, 0), SynthPoint(1.5, 1)], width: relativeWidth * 1.8)   // an L
         }
+    }
+
+    /// The outline of a stroke of `width` along `path` (mitred joins, square ends): the left
+    /// offset forwards, then the right offset backwards.
+    static func strokeOutline(_ path: [SynthPoint], width: Double) -> [SynthPoint] {
+        func offsetSide(_ sign: Double) -> [SynthPoint] {
+            let h = width / 2 * sign
+            var points: [SynthPoint] = []
+            for i in 0..<path.count {
+                // Unit normals of the segments before and after vertex i.
+                func normal(_ a: SynthPoint, _ b: SynthPoint) -> SynthPoint {
+                    let dx = b.x - a.x, dy = b.y - a.y, l = (dx * dx + dy * dy).squareRoot()
+                    return SynthPoint(-dy / l, dx / l)
+                }
+                let before = i > 0 ? normal(path[i - 1], path[i]) : nil
+                let after = i < path.count - 1 ? normal(path[i], path[i + 1]) : nil
+                let p = path[i]
+                switch (before, after) {
+                case let (b?, a?):
+                    // Mitre: the offset lines meet at p + h (b + a) / (1 + b.a).
+                    let d = 1 + b.x * a.x + b.y * a.y
+                    points.append(SynthPoint(p.x + h * (b.x + a.x) / d, p.y + h * (b.y + a.y) / d))
+                case let (n?, nil), let (nil, n?):
+                    points.append(SynthPoint(p.x + h * n.x, p.y + h * n.y))
+                case (nil, nil):
+                    break
+                }
+            }
+            return points
+        }
+        return offsetSide(1) + offsetSide(-1).reversed()
+    }
+
+    /// Whether no two non-adjacent segments of `path` come within 1.2 stroke widths, and no
+    /// turn is so sharp that the mitre reaches past the next segment.
+    static func strokeIsSimple(_ path: [SynthPoint], width: Double) -> Bool {
+        func distance(_ p: SynthPoint, _ a: SynthPoint, _ b: SynthPoint) -> Double {
+            let dx = b.x - a.x, dy = b.y - a.y
+            let t = max(0, min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / (dx * dx + dy * dy)))
+            let x = a.x + t * dx - p.x, y = a.y + t * dy - p.y
+            return (x * x + y * y).squareRoot()
+        }
+        func segmentDistance(_ i: Int, _ j: Int) -> Double {
+            let (a, b, c, d) = (path[i], path[i + 1], path[j], path[j + 1])
+            return min(distance(a, c, d), distance(b, c, d), distance(c, a, b), distance(d, a, b))
+        }
+        let segments = path.count - 1
+        for i in 0..<segments { for j in (i + 2)..<max(i + 2, segments) where segmentDistance(i, j) < 1.2 * width { return false } }
+        // How far along its segments the inner mitre of vertex i reaches: h / tan(half the interior angle).
+        func reach(_ i: Int) -> Double {
+            guard i > 0, i < segments else { return 0 }
+            let (a, p, b) = (path[i - 1], path[i], path[i + 1])
+            let u = (a.x - p.x, a.y - p.y), v = (b.x - p.x, b.y - p.y)
+            let interior = acos(max(-1, min(1, (u.0 * v.0 + u.1 * v.1) / ((u.0 * u.0 + u.1 * u.1) * (v.0 * v.0 + v.1 * v.1)).squareRoot())))
+            return width / 2 / tan(interior / 2)
+        }
+        for i in 0..<segments {
+            let dx = path[i + 1].x - path[i].x, dy = path[i + 1].y - path[i].y
+            if reach(i) + reach(i + 1) > 0.8 * (dx * dx + dy * dy).squareRoot() { return false }
+        }
+        return true
+    }
+
+    /// A thick arc of `sweep` radians on the unit circle: outer edge forwards, inner backwards.
+    static func arcOutline(sweep: Double, width: Double) -> [SynthPoint] {
+        let n = 32
+        let angles = (0...n).map { Double($0) / Double(n) * sweep }
+        let outer = angles.map { SynthPoint((1 + width / 2) * cos($0), (1 + width / 2) * sin($0)) }
+        let inner = angles.reversed().map { SynthPoint((1 - width / 2) * cos($0), (1 - width / 2) * sin($0)) }
+        return outer + inner
     }
 
     // MARK: Polygon geometry (area, centroid, second moments by the shoelace formulas)

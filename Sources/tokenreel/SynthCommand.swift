@@ -75,6 +75,13 @@ struct Motion10Command: ParsableCommand {
         """, valueName: "LO,HI"))
     var objectScale: String = "1,1"
 
+    @Option(name: .long, help: ArgumentHelp("""
+        Shape families: classic (arrow, L, F, notched triangle, irregular polygon, flag; the \
+        bundled model's training sets), procedural (random smooth blobs and thick strokes along \
+        random paths and arcs) or all. Anything but classic changes every clip of a seed.
+        """, valueName: "set"))
+    var shapes: String = "classic"
+
     @Option(name: .long, help: "Clips encoded in parallel.")
     var jobs: Int = 1
 
@@ -87,6 +94,7 @@ struct Motion10Command: ParsableCommand {
         c.maxWidth = maxSize.width; c.maxHeight = maxSize.height
         c.minFPS = minFps; c.maxFPS = maxFps
         if let scale = parsedObjectScale { c.objectScale = scale }
+        if let set = ShapeSet(rawValue: shapes) { c.shapes = set }
         return c
     }
 
@@ -124,6 +132,9 @@ struct Motion10Command: ParsableCommand {
     func validate() throws {
         if perClass < 1 { throw ValidationError("--per-class must be at least 1") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if ShapeSet(rawValue: shapes) == nil {
+            throw ValidationError("--shapes takes \(ShapeSet.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(shapes)')")
+        }
         if parsedObjectScale == nil { throw ValidationError("--object-scale takes LO,HI with LO <= HI, for example 0.5,1 (got '\(objectScale)')") }
         if let problem = constraints.problems().first { throw ValidationError(problem) }
         _ = try parsedCodecs()

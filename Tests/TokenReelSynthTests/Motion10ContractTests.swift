@@ -22,9 +22,18 @@ final class Motion10ContractTests: XCTestCase {
     /// so its extent underestimates the true Feret diameter by up to about a pixel per end.
     static let feretTolerancePixels = 1.5
 
+    /// The envelope the clips of a test are drawn from.
+    var constraints = Motion10ContractTests.small
+
+    /// The procedural shape families (blobs, strokes) keep every line of the contract too.
+    func testProceduralShapesKeepTheContract() {
+        constraints.shapes = .procedural
+        testStatic(); testLeft(); testUp(); testZoomIn(); testZoomOut(); testRotateCW(); testRotateCCW(); testBlink()
+    }
+
     /// Renders a clip and measures the object in every frame.
     func renderAndTrack(_ c: Motion10Class, seed: UInt64) -> (Motion10ClipSpec, [ObjectMeasure]) {
-        let spec = Motion10ClipSpec.random(c, seed: seed, constraints: Self.small)
+        let spec = Motion10ClipSpec.random(c, seed: seed, constraints: constraints)
         let renderer = Motion10Renderer(spec: spec)
         let frames = (0..<spec.frameCount).map(renderer.frame)
         return (spec, MotionProbe.track(frames, spec: spec))
