@@ -74,7 +74,7 @@ public enum ShardMerge {
             stages: stages, overlap: nil,
             peakRSSBytes: summaries.map(\.peakRSSBytes).max() ?? 0,
             interrupted: summaries.contains(where: \.interrupted), flops: FlopSummary.merged(summaries.map(\.flops)))
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try OutputLayout.createDirectories(out)
         try ManifestIO.write(manifest, to: out.appendingPathComponent("manifest.jsonl"))
         try OutputLayout.writeAtomically(try OutputLayout.encoder(pretty: true).encode(summary),
                                          to: out.appendingPathComponent("summary.json"))

@@ -25,26 +25,41 @@ public struct OutputLayout: Sendable {
     public func manifestURL(_ shard: Shard) -> URL { root.appendingPathComponent("manifest\(shard.fileSuffix).jsonl") }
     public func summaryURL(_ shard: Shard) -> URL { root.appendingPathComponent("summary\(shard.fileSuffix).json") }
 
+    /// Creates `url` and its missing parents (mkdir -p). Throws `StageFailure` (kind `io`) naming
+    /// the directory that could not be made and why, in the system's words ("Permission denied").
+    public static func createDirectories(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { return }
+            throw StageFailure(kind: "io", message: "cannot create the directory \(url.path): a file of that name exists")
+        }
+        let parent = url.deletingLastPathComponent()
+        if parent.path != url.path { try createDirectories(parent) }
+        if mkdir(url.path, 0o755) != 0 && errno != EEXIST { throw posixError("cannot create the directory", url.path) }
+    }
+
     /// Writes `data` to `url` atomically (temporary file + fsync + rename), creating parent directories.
     public static func writeAtomically(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try createDirectories(dir)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(hostTag)-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        // Errors name the file asked for; the temporary's name only says which step failed.
+        func failure(_ step: String) -> Error { posixError("cannot write", "\(url.path) (\(step))") }
         let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw posixError("create", tmp.path) }
+        guard fd >= 0 else { throw failure("creating its temporary file in \(dir.path)") }
         var ok = false
         defer { if !ok { unlink(tmp.path) } }
         try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
             var off = 0
             while off < buf.count {
                 let n = write(fd, buf.baseAddress! + off, buf.count - off)
-                if n < 0 { if errno == EINTR { continue }; close(fd); throw posixError("write", tmp.path) }
+                if n < 0 { if errno == EINTR { continue }; let e = failure("writing"); close(fd); throw e }
                 off += n
             }
         }
-        guard fsync(fd) == 0 else { close(fd); throw posixError("fsync", tmp.path) }
+        guard fsync(fd) == 0 else { let e = failure("syncing"); close(fd); throw e }
         close(fd)
-        guard rename(tmp.path, url.path) == 0 else { throw posixError("rename", url.path) }
+        guard rename(tmp.path, url.path) == 0 else { throw failure("renaming its temporary file") }
         ok = true
     }
 

@@ -67,7 +67,7 @@ public final class RunSession<Decoder: VideoDecoding, Model: ClipModel>: @unchec
         }
         logger.info("inputs", metadata: ["discovered": "\(all.count)", "shard": "\(shard)", "in_shard": "\(mine.count)",
                                          "reused": "\(reused.count)", "to_do": "\(todo.count)"])
-        try FileManager.default.createDirectory(at: layout.root, withIntermediateDirectories: true)
+        try OutputLayout.createDirectories(layout.root)
         let stale = layout.removeStaleTemporaries()
         if !stale.isEmpty {
             logger.notice("removed temporary files of an interrupted run", metadata: ["count": "\(stale.count)", "first": "\(stale[0])"])

@@ -43,8 +43,13 @@ struct TokenReel: ParsableCommand {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }          // --help, --version
             if error is ExitCode { Foundation.exit(code.rawValue) }  // a command's chosen status
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(code == .validationFailure ? ExitStatus.usage : code.rawValue)
+            if code == .validationFailure {                          // bad arguments: message and usage
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            // Anything else a command threw (an output it cannot write, ...) says what in one line.
+            FileHandle.standardError.write(Data("tokenreel: \(error)\n".utf8))
+            Foundation.exit(code.rawValue)
         }
     }
 }

@@ -42,6 +42,13 @@ final class CLITests: XCTestCase {
         r = try CLI.run(["merge", dir.path])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("no manifest"), r.stderr)
+
+        // An output that cannot be made: one line naming it and why, not a Foundation error dump.
+        let file = dir.appendingPathComponent("file")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        r = try CLI.run(["run", dir.path, "-o", file.appendingPathComponent("out").path, "--log-level", "warning"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderr, "tokenreel: io: cannot create the directory \(file.path): a file of that name exists\n")
     }
 
     func testBundledPipelinesAreFoundFromAnyDirectory() throws {

@@ -82,6 +82,16 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "two")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path), ["c.json"])
         XCTAssertEqual(OutputLayout(root: root).resultURL(for: "a/x.mp4").path, root.appendingPathComponent("a/x.mp4.json").path)
+        // A file in the way of a directory: the error names it (not the temporary file).
+        XCTAssertThrowsError(try OutputLayout.writeAtomically(Data("x".utf8), to: url.appendingPathComponent("d/e.json"))) { error in
+            XCTAssertEqual("\(error)", "io: cannot create the directory \(url.path): a file of that name exists")
+        }
+        // A directory in the way of the file: the rename fails, naming the file and the step.
+        try OutputLayout.createDirectories(root.appendingPathComponent("a/b/dir.json/x"))
+        XCTAssertThrowsError(try OutputLayout.writeAtomically(Data("x".utf8), to: root.appendingPathComponent("a/b/dir.json"))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("io: cannot write \(root.path)/a/b/dir.json (renaming its temporary file): "), "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path).sorted(), ["c.json", "dir.json"])
     }
 
     /// A run killed mid-write leaves `.<name>.tmp-<host>-<pid>-<n>`; the next run removes those
