@@ -201,8 +201,8 @@ final class OpenedVideo {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw MediaError(kind: .io, path: path, message: "permission denied")
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        if size == 0 { throw MediaError(kind: .notMedia, path: path, message: "empty file (0 bytes)") }
+        var st = stat()   // through symbolic links (attributesOfItem would give the link's own size)
+        if stat(path, &st) == 0 && st.st_size == 0 { throw MediaError(kind: .notMedia, path: path, message: "empty file (0 bytes)") }
 
         do {
             input = try InputFile(path: path, log: log)

@@ -6,14 +6,107 @@ import Darwin
 #endif
 
 /// One input file found by the discover stage.
+///
+/// Linux file names are bytes. A name that is not valid UTF-8 (an old Latin-1 archive's
+/// `caf\xE9.mp4`) is shown with each byte that does not decode as `%XX` (`caf%E9.mp4`) in
+/// `relativePath` and `path`, which name its outputs and its records; `rawPath` keeps the bytes
+/// that open it (``withOpenablePath(_:)``).
 public struct InputFile: Sendable, Equatable {
     /// Path relative to the input root, `/`-separated; the key for output names and shards.
     public var relativePath: String
-    /// Absolute path to open (through symlinks as found).
+    /// Absolute path to open (through symlinks as found), or to show when `rawPath` is set.
     public var path: String
     public var size: Int64
     /// Modification time, seconds since 1970.
     public var modified: Double
+    /// The absolute path's bytes when they are not valid UTF-8; nil otherwise.
+    public var rawPath: [UInt8]? = nil
+
+    /// Runs `body` with a path that opens this file: `path`, or for a name that is not UTF-8, a
+    /// symbolic link to `rawPath` named like the file (`caf%E9.mp4`, so its extension still
+    /// hints the format) in a private temporary directory, removed afterwards. Errors thrown as
+    /// `StageFailure` name `path`, not the link.
+    public func withOpenablePath<T>(_ body: (String) throws -> T) throws -> T {
+        guard let rawPath else { return try body(path) }
+        let link = try NameAliases.shared.link(to: rawPath, named: (path as NSString).lastPathComponent)
+        defer { NameAliases.remove(link) }
+        do {
+            return try body(link)
+        } catch var failure as StageFailure {
+            failure.message = failure.message.replacingOccurrences(of: link, with: path)
+            throw failure
+        }
+    }
+
+    /// `bytes` as a String: valid UTF-8 as it is, every byte that does not decode as `%XX`.
+    public static func displayName(_ bytes: [UInt8]) -> String {
+        if let valid = String(validating: bytes, as: UTF8.self) { return valid }
+        var out = "", i = 0
+        while i < bytes.count {
+            // The longest valid sequence starting here (UTF-8 sequences are 1 to 4 bytes).
+            var taken = 0
+            for length in stride(from: min(4, bytes.count - i), through: 1, by: -1) {
+                if let s = String(validating: bytes[i ..< i + length], as: UTF8.self), s.unicodeScalars.count == 1 {
+                    out += s
+                    taken = length
+                    break
+                }
+            }
+            if taken == 0 {
+                out += String(format: "%%%02X", bytes[i])
+                taken = 1
+            }
+            i += taken
+        }
+        return out
+    }
+}
+
+/// Symbolic links with UTF-8 names to files whose names are not, so FFmpeg and Foundation, which
+/// take paths as Strings, can open them. One private directory per process under $TMPDIR.
+final class NameAliases: @unchecked Sendable {
+    static let shared = NameAliases()
+    private let lock = NSLock()
+    private var directory: String?
+    private var count = 0
+
+    /// A new link `<dir>/<n>/<name>` to `target`.
+    func link(to target: [UInt8], named name: String) throws -> String {
+        let dir: String = try lock.withLock {
+            if directory == nil {
+                var template = Array(((ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/tokenreel-names-XXXXXX").utf8CString)
+                guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+                    throw StageFailure(kind: "io", message: "cannot make a temporary directory for a file name that is not UTF-8: \(String(cString: strerror(errno)))")
+                }
+                directory = String(cString: template)
+                atexit { NameAliases.shared.removeDirectory() }
+            }
+            count += 1
+            return directory! + "/\(count)"
+        }
+        guard mkdir(dir, 0o700) == 0 else {
+            throw StageFailure(kind: "io", message: "cannot make \(dir): \(String(cString: strerror(errno)))")
+        }
+        let link = dir + "/" + name
+        let status = (target + [0]).withUnsafeBufferPointer { t in
+            t.baseAddress!.withMemoryRebound(to: CChar.self, capacity: t.count) { symlink($0, link) }
+        }
+        guard status == 0 else {
+            let reason = String(cString: strerror(errno))
+            rmdir(dir)
+            throw StageFailure(kind: "io", message: "cannot link \(link) to a file name that is not UTF-8: \(reason)")
+        }
+        return link
+    }
+
+    /// Removes the (by then empty) private directory; at exit.
+    func removeDirectory() { lock.withLock { if let directory { rmdir(directory) } } }
+
+    /// Removes a link `link` made and its directory.
+    static func remove(_ link: String) {
+        unlink(link)
+        rmdir((link as NSString).deletingLastPathComponent)
+    }
 }
 
 /// The discover stage: a recursive walk of the input directory.
@@ -39,17 +132,22 @@ public enum Discovery {
         let excluded: FileID? = exclude.flatMap { FileID(path: $0) }
         var found: [InputFile] = []
         var onPath: Set<FileID> = [FileID(st)]
-        func visit(_ dir: String, _ rel: String) {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-            for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) where !name.hasPrefix(".") {
-                let full = dir + "/" + name
-                let relPath = rel.isEmpty ? name : rel + "/" + name
+        // Paths are walked as bytes (Linux names need not be UTF-8) and shown with InputFile.displayName.
+        func visit(_ dir: [UInt8], _ shown: String, _ rel: String) {
+            for name in entries(dir) where name.first != UInt8(ascii: ".") {
+                let full = dir + [UInt8(ascii: "/")] + name
+                let display = InputFile.displayName(name)
+                let relPath = rel.isEmpty ? display : rel + "/" + display
+                let shownFull = shown + "/" + display
+                let valid = display.utf8.count == name.count && Array(display.utf8) == name
+                let raw: [UInt8]? = valid && shown.utf8.count == dir.count ? nil : full
+                func input(size: Int64, modified: Double) -> InputFile {
+                    InputFile(relativePath: relPath, path: shownFull, size: size, modified: modified, rawPath: raw)
+                }
                 var s = stat()
-                if stat(full, &s) != 0 {
+                if statBytes(full, &s) != 0 {
                     // Dangling link or vanished file: keep it when it looks like a video.
-                    if wanted.contains((name as NSString).pathExtension.lowercased()) {
-                        found.append(InputFile(relativePath: relPath, path: full, size: 0, modified: 0))
-                    }
+                    if wanted.contains((display as NSString).pathExtension.lowercased()) { found.append(input(size: 0, modified: 0)) }
                     continue
                 }
                 switch s.st_mode & S_IFMT {
@@ -57,19 +155,40 @@ public enum Discovery {
                     let id = FileID(s)
                     if id == excluded || onPath.contains(id) { continue }
                     onPath.insert(id)
-                    visit(full, relPath)
+                    visit(full, shownFull, relPath)
                     onPath.remove(id)
                 case S_IFREG:
-                    guard wanted.contains((name as NSString).pathExtension.lowercased()) else { continue }
+                    guard wanted.contains((display as NSString).pathExtension.lowercased()) else { continue }
                     let mtime = Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9
-                    found.append(InputFile(relativePath: relPath, path: full, size: Int64(s.st_size), modified: mtime))
+                    found.append(input(size: Int64(s.st_size), modified: mtime))
                 default:
                     continue
                 }
             }
         }
-        visit(rootURL.path, "")
+        visit(Array(rootURL.path.utf8), rootURL.path, "")
         return found
+    }
+
+    /// The entry names of directory `dir` (bytes), in byte order; none when it cannot be read.
+    static func entries(_ dir: [UInt8]) -> [[UInt8]] {
+        guard let handle = (dir + [0]).withUnsafeBufferPointer({ p in
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { opendir($0) }
+        }) else { return [] }
+        defer { closedir(handle) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            if name != [UInt8(ascii: ".")] && name != [UInt8(ascii: "."), UInt8(ascii: ".")] { names.append(name) }
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    /// stat(2) on a path given as bytes.
+    static func statBytes(_ path: [UInt8], _ s: inout stat) -> Int32 {
+        (path + [0]).withUnsafeBufferPointer { p in
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { stat($0, &s) }
+        }
     }
 
     /// A directory's identity, so loops are seen whatever path leads to it.

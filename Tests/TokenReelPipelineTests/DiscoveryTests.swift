@@ -35,6 +35,41 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertEqual(found.map(\.relativePath), videos.sorted())
     }
 
+    func testNamesThatAreNotUTF8AreShownEscapedAndKeptAsBytes() throws {
+        XCTAssertEqual(InputFile.displayName(Array("café-ü/日本.mp4".utf8)), "café-ü/日本.mp4")
+        XCTAssertEqual(InputFile.displayName(Array("caf".utf8) + [0xE9] + Array(".mp4".utf8)), "caf%E9.mp4")
+        XCTAssertEqual(InputFile.displayName([0xC3, 0xA9, 0xC3]), "é%C3")           // a sequence cut short
+        XCTAssertEqual(InputFile.displayName([0xC0, 0xAF, 0x41]), "%C0%AFA")        // an overlong '/'
+        XCTAssertEqual(InputFile.displayName([0xED, 0xA0, 0x80]), "%ED%A0%80")      // a UTF-16 surrogate
+        XCTAssertEqual(InputFile.displayName([0xF0, 0x9F, 0x8E, 0xAC, 0xFF]), "🎬%FF")
+
+        let input = root.appendingPathComponent("in")
+        try writeFake(input, "b.mp4", "clips=1")
+        let dir = Array((input.path + "/d").utf8) + [0xE9]
+        XCTAssertEqual((dir + [0]).withUnsafeBufferPointer { $0.baseAddress!.withMemoryRebound(to: CChar.self, capacity: $0.count) { mkdir($0, 0o755) } }, 0)
+        let file = dir + Array("/x".utf8) + [0xFF] + Array(".MP4".utf8)
+        let fd = (file + [0]).withUnsafeBufferPointer { $0.baseAddress!.withMemoryRebound(to: CChar.self, capacity: $0.count) { open($0, O_CREAT | O_WRONLY, 0o644) } }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        close(fd)
+        let found = try Discovery.walk(root: input.path, extensions: ["mp4"])
+        XCTAssertEqual(found.map(\.relativePath), ["b.mp4", "d%E9/x%FF.MP4"])
+        XCTAssertNil(found[0].rawPath)
+        XCTAssertEqual(found[1].rawPath, file)
+        XCTAssertEqual(found[1].path, input.path + "/d%E9/x%FF.MP4")
+        // Opened through a link named like the file; the link is gone afterwards.
+        let link = try found[1].withOpenablePath { path -> String in
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path), path)
+            XCTAssertEqual((path as NSString).lastPathComponent, "x%FF.MP4")
+            return path
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: link))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: (link as NSString).deletingLastPathComponent))
+        XCTAssertThrowsError(try found[1].withOpenablePath { path in throw StageFailure(kind: "corrupt", message: "\(path): bad") }) { error in
+            XCTAssertEqual("\(error)", "corrupt: \(found[1].path): bad")
+        }
+        XCTAssertEqual(try found[0].withOpenablePath { $0 }, found[0].path)
+    }
+
     func testMissingRootIsAnError() {
         XCTAssertThrowsError(try Discovery.walk(root: root.appendingPathComponent("nope").path, extensions: ["mp4"])) { e in
             XCTAssertTrue("\(e)".contains("no such directory"))

@@ -111,6 +111,44 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(try results(o), before)
     }
 
+    /// Linux names are bytes: a Latin-1 directory and file are labelled, under their names with
+    /// the bytes that are not UTF-8 written %XX, resumed by those names, and the links made to
+    /// open them are gone afterwards.
+    func testNamesThatAreNotUTF8AreLabelledUnderEscapedNames() throws {
+        let input = Self.root.appendingPathComponent("latin1-\(UUID().uuidString.prefix(8))")
+        let tmp = Self.root.appendingPathComponent("tmp-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+        let dir = bytes(input.path + "/d") + [0xE9] + bytes("j") + [0xE0]
+        XCTAssertEqual((dir + [0]).withUnsafeBufferPointer { $0.baseAddress!.withMemoryRebound(to: CChar.self, capacity: $0.count) { mkdir($0, 0o755) } }, 0)
+        func write(_ path: [UInt8], _ data: Data) {
+            let fd = (path + [0]).withUnsafeBufferPointer { $0.baseAddress!.withMemoryRebound(to: CChar.self, capacity: $0.count) { open($0, O_CREAT | O_WRONLY, 0o644) } }
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            data.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        let video = try Data(contentsOf: Self.input.appendingPathComponent(Self.tree.good[0]))
+        write(dir + bytes("/caf") + [0xE9] + bytes(".mp4"), video)
+        write(bytes(input.path + "/empty") + [0xE9] + bytes(".mp4"), Data())
+
+        let o = out("latin1")
+        let r = try CLI.run(["run", input.path, "-o", o.path, "--pipeline", Self.pipeline.path, "--progress", "never"],
+                            environment: ["TMPDIR": tmp.path])
+        XCTAssertEqual(r.status, 1, r.stderr)   // the empty file
+        let found = try results(o)
+        XCTAssertEqual(Set(found.keys), ["d%E9j%E0/caf%E9.mp4", "empty%E9.mp4"])
+        XCTAssertEqual(found["d%E9j%E0/caf%E9.mp4"]?["status"]?.stringValue, "ok", "\(found)")
+        XCTAssertEqual(found["d%E9j%E0/caf%E9.mp4"]?["input"]?["path"]?.stringValue, "d%E9j%E0/caf%E9.mp4")
+        let message = found["empty%E9.mp4"]?["error"]?["message"]?.stringValue ?? ""
+        XCTAssertTrue(message.contains("empty%E9.mp4") && message.contains("empty file"), message)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "links left behind")
+        let again = try CLI.run(["run", input.path, "-o", o.path, "--pipeline", Self.pipeline.path, "--progress", "never"])
+        XCTAssertEqual(again.status, 1)
+        let summary = try JSONValue(parsing: Data(contentsOf: o.appendingPathComponent("summary.json")))
+        XCTAssertEqual(summary["counts"]?["skipped"], .number(2))
+    }
+
     func testShardsTogetherEqualOneRunAndMerge() throws {
         let whole = out("whole"), sharded = out("sharded")
         XCTAssertEqual(try run(Self.input, whole).status, 1)
