@@ -133,14 +133,15 @@ public enum Discovery {
         var found: [InputFile] = []
         var onPath: Set<FileID> = [FileID(st)]
         // Paths are walked as bytes (Linux names need not be UTF-8) and shown with InputFile.displayName.
-        func visit(_ dir: [UInt8], _ shown: String, _ rel: String) {
+        // `escaped`: some name on the way to `dir` is not UTF-8, so its files need their bytes.
+        func visit(_ dir: [UInt8], _ shown: String, _ rel: String, escaped: Bool) {
             for name in entries(dir) where name.first != UInt8(ascii: ".") {
                 let full = dir + [UInt8(ascii: "/")] + name
                 let display = InputFile.displayName(name)
                 let relPath = rel.isEmpty ? display : rel + "/" + display
                 let shownFull = shown + "/" + display
-                let valid = display.utf8.count == name.count && Array(display.utf8) == name
-                let raw: [UInt8]? = valid && shown.utf8.count == dir.count ? nil : full
+                let escapedHere = escaped || String(validating: name, as: UTF8.self) == nil
+                let raw: [UInt8]? = escapedHere ? full : nil
                 func input(size: Int64, modified: Double) -> InputFile {
                     InputFile(relativePath: relPath, path: shownFull, size: size, modified: modified, rawPath: raw)
                 }
@@ -155,7 +156,7 @@ public enum Discovery {
                     let id = FileID(s)
                     if id == excluded || onPath.contains(id) { continue }
                     onPath.insert(id)
-                    visit(full, shownFull, relPath)
+                    visit(full, shownFull, relPath, escaped: escapedHere)
                     onPath.remove(id)
                 case S_IFREG:
                     guard wanted.contains((display as NSString).pathExtension.lowercased()) else { continue }
@@ -166,7 +167,7 @@ public enum Discovery {
                 }
             }
         }
-        visit(Array(rootURL.path.utf8), rootURL.path, "")
+        visit(Array(rootURL.path.utf8), rootURL.path, "", escaped: false)
         return found
     }
 
