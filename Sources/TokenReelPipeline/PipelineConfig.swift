@@ -226,7 +226,8 @@ public struct PipelineConfig: Sendable, Equatable {
 
     /// A hash of everything that changes results (sampling, preprocessing, decoding, output,
     /// the name, a cascade's geometries, token keeping and thresholds) and nothing that only
-    /// changes speed (workers, batch size). Model files are not in it: results carry the
+    /// changes speed (workers, batch size) or which files are read (`inputs.extensions`: a file's
+    /// result does not depend on it, so taking more extensions redoes nothing). Model files are not in it: results carry the
     /// models' SHA-256 beside it, and resume skips a result only when both match. Hex SHA-256,
     /// first 16 characters.
     public var hash: String {
@@ -235,7 +236,7 @@ public struct PipelineConfig: Sendable, Equatable {
             var tokenKeeping: TokenKeepingOption?; var threshold: Double?
         }
         struct Hashed: Codable {
-            var name: String; var inputs: Inputs; var sampling: Sampling; var preprocess: Preprocess
+            var name: String; var sampling: Sampling; var preprocess: Preprocess
             var decode: Decode; var output: Output
             /// Only when set (nil is not encoded), so hashes of pipelines without them are unchanged.
             var modelOptions: ModelOptions?
@@ -246,7 +247,7 @@ public struct PipelineConfig: Sendable, Equatable {
         let stages = cascade?.map { HashedStage(frames: $0.geometry.frames, height: $0.geometry.height, width: $0.geometry.width,
                                                 tokenKeeping: $0.tokenKeeping, threshold: $0.threshold) }
         // Encoding these plain value types cannot fail.
-        let data = try! encoder.encode(Hashed(name: name, inputs: inputs, sampling: sampling, preprocess: preprocess,
+        let data = try! encoder.encode(Hashed(name: name, sampling: sampling, preprocess: preprocess,
                                               decode: decode, output: output,
                                               modelOptions: modelOptions.isDefault ? nil : modelOptions, cascade: stages))
         return String(SHA256.hex(data).prefix(16))

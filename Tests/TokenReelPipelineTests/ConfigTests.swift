@@ -191,8 +191,17 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try PipelineConfig.parse(yaml: "name: pinned\nmodel: m\n", file: "p.yaml").hash, Self.pinnedHash)
     }
 
-    /// PipelineConfig.parse(yaml: "name: pinned\nmodel: m\n").hash on branch main before model_options (tokenreel pipelines validate at 0b1c689).
-    static let pinnedHash = "6a1151b2615ea613"
+    /// PipelineConfig.parse(yaml: "name: pinned\nmodel: m\n").hash since session 10 took `inputs`
+    /// out of the hash (it was 6a1151b2615ea613 from before model_options, 0b1c689, until then).
+    static let pinnedHash = "e8f1bcc7e51f71cc"
+
+    func testTheExtensionsDecideWhichFilesRunNotTheirResultsSoTheyAreNotInTheHash() throws {
+        let a = try PipelineConfig.parse(yaml: "name: pinned\nmodel: m\n", file: "p.yaml")
+        let b = try PipelineConfig.parse(yaml: "name: pinned\nmodel: m\ninputs: {extensions: [mp4]}\n", file: "p.yaml")
+        XCTAssertNotEqual(a.inputs, b.inputs)
+        XCTAssertEqual(a.hash, b.hash)
+        XCTAssertNotEqual(try PipelineConfig.parse(yaml: "name: pinned\nmodel: m\noutput: {top_k: 2}\n", file: "p.yaml").hash, a.hash)
+    }
 
     func testTokenKeepingKeyErrorsNameTheKey() throws {
         let base = "model: m\nmodel_options:\n  token_keeping: "
