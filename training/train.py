@@ -360,8 +360,18 @@ def flow_init(params, cfg: ModelConfig, pixels: np.ndarray, norm: dict, blocks: 
 def initial_params(path: str, cfg: ModelConfig, names: list, fresh):
     """The parameters of a saved model (--init) to start from, checked against this run's model:
     the same config (all of it: shapes alone could hide a different TokenLearner place) and the
-    same classes in the same order. Trainer-only heads are not saved, so they start fresh."""
+    same classes in the same order. Trainer-only heads are not saved, so they start fresh.
+    A model saved at another clip geometry (frames, height, width; the same tubelet) starts
+    with its position embedding resampled to this run's grid, as inference does
+    (posemb.resize_posemb): fine-tuning at a higher resolution (ViT's recipe)."""
     saved_cfg, saved, labels, _ = export.load(path)
+    geometry = (cfg.num_frames, cfg.height, cfg.width)
+    if (saved_cfg.num_frames, saved_cfg.height, saved_cfg.width) != geometry:
+        try:
+            saved, saved_cfg = posemb.resize_posemb(saved, saved_cfg, *geometry)
+        except ValueError as e:
+            raise SystemExit(f"--init {path}: cannot resample it to {'x'.join(map(str, geometry))}: {e}")
+        print(f"--init {path}: position embedding resampled to {'x'.join(map(str, geometry))}", flush=True)
     if saved_cfg.to_json() != cfg.to_json():
         raise SystemExit(f"--init {path}: its config differs from this run's:\n  {saved_cfg.to_json()}\n  {cfg.to_json()}")
     if list(labels) != list(names):
@@ -824,7 +834,8 @@ def parse_args(argv=None):
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", help="start from this saved model (safetensors from this trainer) instead of a "
-                                   "fresh initialisation: the same config and classes (a curriculum's later stage)")
+                                   "fresh initialisation: the same config and classes (a curriculum's later stage); "
+                                   "saved at another clip size, its position embedding is resampled to this one")
     ap.add_argument("--init-partial", help="start from every tensor of this saved model that this model has under the "
                                            "same name and shape (e.g. the same backbone without its TokenLearner); "
                                            "the rest start fresh; with --flow-init what it took stays as saved and only fresh tensors are wired")

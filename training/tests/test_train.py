@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import train                        # noqa: E402
-from tokenreel_ref import export    # noqa: E402
+from tokenreel_ref import export, posemb    # noqa: E402
 
 
 def toy_motion_set(n: int, seed: int, frames=8, size=32):
@@ -68,12 +68,31 @@ def test_init_starts_from_a_saved_model_and_checks_it(tmp_path):
     _, b, _, _ = export.load(str(second))
     flat_a, flat_b = export.flatten(a), export.flatten(b)
     assert flat_a.keys() == flat_b.keys() and all(np.array_equal(flat_a[k], flat_b[k]) for k in flat_a)
-    # A set of another geometry makes another config: refused, not silently reshaped.
-    pixels, labels = toy_motion_set(16, seed=7)
-    write_npz(tmp_path / "short.npz", pixels[:, :4], labels)
+    # Another architecture is refused, not silently reshaped.
     with pytest.raises(SystemExit, match="config differs"):
-        train.train(train.parse_args(["--train", str(tmp_path / "short.npz"), "--out", str(tmp_path / "x.safetensors"),
-                                      "--tiny", "--steps", "1", "--init", str(first)]))
+        tiny_run(tmp_path, "other", 16, 7, ["--steps", "1", "--init", str(first)], model=FLOW_MODEL)
+
+
+def test_init_at_another_clip_size_resamples_the_position_embedding(tmp_path):
+    # Fine-tuning at a higher resolution and more frames (ViT's recipe): the saved model's position
+    # embedding resampled to the new grid, exactly as inference resamples it; every other tensor as saved.
+    first, _ = tiny_run(tmp_path, "first", 48, 6, ["--steps", "4", "--batch", "8"])
+    pixels, labels = toy_motion_set(16, seed=7, frames=12, size=48)
+    write_npz(tmp_path / "big.npz", pixels, labels)
+    out = tmp_path / "big.safetensors"
+    train.train(train.parse_args(["--train", str(tmp_path / "big.npz"), "--out", str(out), "--tiny", "--steps", "1",
+                                  "--batch", "8", "--lr", "0", "--init", str(first)]))
+    cfg_a, a, _, _ = export.load(str(first))
+    cfg_b, b, _, _ = export.load(str(out))
+    assert (cfg_b.num_frames, cfg_b.height, cfg_b.width) == (12, 48, 48)
+    expected, expected_cfg = posemb.resize_posemb(a, cfg_a, 12, 48, 48)
+    assert expected_cfg.to_json() == cfg_b.to_json()
+    flat_e, flat_b = export.flatten(expected), export.flatten(b)
+    assert flat_e.keys() == flat_b.keys()
+    for k in flat_e:
+        np.testing.assert_allclose(flat_b[k], flat_e[k], rtol=0, atol=1e-7, err_msg=k)
+    pe = "/".join(posemb.POS)
+    assert flat_b[pe].shape != export.flatten(a)[pe].shape
 
 
 def test_init_partial_takes_what_fits_and_starts_the_rest_fresh(tmp_path):
