@@ -1,4 +1,5 @@
 import XCTest
+import TokenReelModel
 @testable import TokenReelPipeline
 
 final class ConfigTests: XCTestCase {
@@ -81,6 +82,23 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(d.sampling, t.sampling)
         XCTAssertEqual(d.preprocess, t.preprocess)
         XCTAssertEqual(d.decode, t.decode)
+    }
+
+    /// The high-resolution model was fine-tuned on clips exported through
+    /// training/motion10-export-96.yaml: pipelines/hires.yaml must feed it the same pixels.
+    func testHiresPipelinePreprocessesAsItsTrainingExport() throws {
+        let h = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("pipelines/hires.yaml").path)
+        var t = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("training/motion10-export-96.yaml").path)
+        let model = try VideoModel.load(contentsOf: h.modelURL)
+        XCTAssertEqual([model.config.numFrames, model.config.height, model.config.width], [16, 96, 96])
+        // The export runs the 64 x 64 placeholder at 96 x 96; otherwise the same settings.
+        XCTAssertEqual(t.preprocess.crop, [96, 96])
+        XCTAssertTrue(t.preprocess.interpolatePositionEmbeddings)
+        t.preprocess.crop = nil
+        t.preprocess.interpolatePositionEmbeddings = false
+        XCTAssertEqual(h.sampling, t.sampling)
+        XCTAssertEqual(h.preprocess, t.preprocess)
+        XCTAssertEqual(h.decode, t.decode)
     }
 
     func testStructuralErrors() {
