@@ -137,7 +137,7 @@ public struct ShapeSpec: Codable, Equatable, Sendable {
                 return SynthPoint(radius * cos(angle), radius * sin(angle))
             }
         case .stroke:
-            // Widths are fractions of the path's extent (its largest vertex-to-vertex distance), so
+            // Widths are fractions of the path's extent (its Feret diameter), so
             // after normalisation a stroke is 15-30% of the object's size, as thick as the classic
             // shapes' arms, whatever the path's length.
             let relativeWidth = rng.uniform(0.15, 0.3)
@@ -155,9 +155,7 @@ public struct ShapeSpec: Codable, Equatable, Sendable {
                     let length = rng.uniform(0.9, 1.8), last = path[path.count - 1]
                     path.append(SynthPoint(last.x + length * cos(heading), last.y + length * sin(heading)))
                 }
-                var extent = 0.0
-                for a in path { for b in path { extent = max(extent, ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()) } }
-                let width = relativeWidth * extent
+                let width = relativeWidth * feretDiameter(path)
                 if strokeIsSimple(path, width: width) { return strokeOutline(path, width: width) }
             }
             return strokeOutline([SynthPoint(0, 0), SynthPoint(1.5, 0), SynthPoint(1.5, 1)], width: relativeWidth * 1.8)   // an L
@@ -280,13 +278,19 @@ public struct ShapeSpec: Codable, Equatable, Sendable {
         return 0.5 * atan2(2 * m.xy, m.xx - m.yy)
     }
 
-    /// Centroid moved to the origin, Feret diameter scaled to 1.
-    static func normalised(_ p: [SynthPoint]) -> [SynthPoint] {
-        let c = areaAndCentroid(p).centroid
+    /// The largest distance between two of the points.
+    static func feretDiameter(_ p: [SynthPoint]) -> Double {
         var diameter = 0.0
         for i in 0..<p.count { for j in (i + 1)..<p.count {
             diameter = max(diameter, ((p[i].x - p[j].x) * (p[i].x - p[j].x) + (p[i].y - p[j].y) * (p[i].y - p[j].y)).squareRoot())
         } }
+        return diameter
+    }
+
+    /// Centroid moved to the origin, Feret diameter scaled to 1.
+    static func normalised(_ p: [SynthPoint]) -> [SynthPoint] {
+        let c = areaAndCentroid(p).centroid
+        let diameter = feretDiameter(p)
         return p.map { SynthPoint(($0.x - c.x) / diameter, ($0.y - c.y) / diameter) }
     }
 }
