@@ -131,7 +131,7 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                 let t0 = monotonicSeconds()
                 var blocked = 0.0
                 do {
-                    try video.input.withOpenablePath { path in try self.decoder.decode(path: path, opened: { report in
+                    try self.decoder.decode(video.input, opened: { report in
                         video.lock.lock(); video.probe = report.probe; video.clipCount = report.clipCount; video.lock.unlock()
                         if report.clipCount == 0 {
                             throw StageFailure(kind: "no_clips", message: "the sampling plan has no clips for this video")
@@ -141,7 +141,7 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                         let b0 = monotonicSeconds()
                         framesQueue.push(FramesItem(video: video, clip: frames))
                         blocked += monotonicSeconds() - b0
-                    }) }
+                    })
                     video.lock.lock()
                     if video.clipCount != video.clipsSent {
                         video.failure = StageFailure(kind: "internal", message: "decoder produced \(video.clipsSent) clips of \(video.clipCount ?? -1) planned")

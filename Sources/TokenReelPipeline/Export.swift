@@ -55,7 +55,7 @@ public enum ClipExport {
                     var outcome: PerFile = ([], nil)
                     if let truth = Evaluation.trueLabel(of: input.relativePath), classIndex[truth] != nil {
                         do {
-                            try input.withOpenablePath { path in try decoder.decode(path: path, opened: { _ in }, clip: { outcome.clips.append($0) }) }
+                            try decoder.decode(input, opened: { _ in }, clip: { outcome.clips.append($0) })
                         } catch {
                             outcome = ([], Failure(path: input.relativePath, message: (error as? StageFailure)?.description ?? "\(error)"))
                         }

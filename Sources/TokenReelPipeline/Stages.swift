@@ -72,6 +72,14 @@ public protocol VideoDecoding: Sendable {
     func decode(path: String, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws
 }
 
+extension VideoDecoding {
+    /// `decode(path:...)` on a discovered file, opened by a path that works even when its name
+    /// is not UTF-8 (``InputFile/withOpenablePath(_:)``): what every stage that decodes calls.
+    public func decode(_ input: InputFile, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws {
+        try input.withOpenablePath { path in try decode(path: path, opened: opened, clip: clip) }
+    }
+}
+
 /// What the infer stage learnt about one clip.
 public struct ClipOutput: Sendable, Equatable {
     /// C logits, from the stage the clip exited at (a single model: the model's).
