@@ -156,3 +156,19 @@ const int32_t *tr_stream_display_matrix(const AVStream *st) {
     return (data && size >= 9 * sizeof(int32_t)) ? (const int32_t *)data : NULL;
 #endif
 }
+
+const char *tr_x264_asm_without_avx512(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    // x264's names are cumulative: "AVX2" also turns on AVX, FMA3, BMI1/2, LZCNT and every SSE level.
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi")
+        && __builtin_cpu_supports("bmi2")) return "AVX2";
+    if (__builtin_cpu_supports("avx")) return "AVX";
+    if (__builtin_cpu_supports("sse4.2")) return "SSE4.2";
+    if (__builtin_cpu_supports("sse4.1")) return "SSE4.1";
+    if (__builtin_cpu_supports("ssse3")) return "SSSE3";
+    return "SSE2";
+#else
+    return NULL;
+#endif
+}

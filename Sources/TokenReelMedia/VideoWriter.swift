@@ -168,6 +168,8 @@ public final class VideoWriter {
         case .h264:
             try writerSetOption(ctx, "preset", "veryfast", path: path)
             try writerSetOption(ctx, "crf", "23", path: path)
+            // Same frames, same bytes on every x86-64 CPU (tr_x264_asm_without_avx512 says why).
+            if let asm = tr_x264_asm_without_avx512() { try writerSetOption(ctx, "x264-params", "asm=" + String(cString: asm), path: path) }
         case .vp9:
             ctx.pointee.bit_rate = 0
             try writerSetOption(ctx, "crf", "34", path: path)

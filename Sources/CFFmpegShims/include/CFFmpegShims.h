@@ -58,4 +58,11 @@ void tr_attach_codec_context(struct AVCodecContext *codec, tr_file_context *ctx)
 /// FFmpeg 5.1 (av_stream_get_side_data) and 6.1+ (codecpar coded_side_data).
 const int32_t *tr_stream_display_matrix(const struct AVStream *st);
 
+/// x264's `asm` parameter for this CPU without AVX-512 ("AVX2", "AVX", ..., "SSE2"), or NULL
+/// off x86-64. x264 r3095's AVX-512 kernels read memory they never wrote: on a CPU that has
+/// AVX-512 the same frames encode to different bytes once the heap holds another encoder's
+/// leftovers (seen after libx265 in the same process). x264's other kernels are bit-exact, so
+/// the files are the ones an AVX2 machine writes.
+const char *tr_x264_asm_without_avx512(void);
+
 #endif
