@@ -221,6 +221,24 @@ public struct PipelineConfig: Sendable, Equatable {
         return base.appendingPathComponent(path).standardizedFileURL
     }
 
+    /// A cascade's last stage run alone, as a plain pipeline: the full model whose FLOPs the
+    /// cascade saves (its model, token keeping and geometry; everything else as the cascade's).
+    /// A plain pipeline is returned as it is.
+    public var lastStageAlone: PipelineConfig {
+        guard let last = cascade?.last else { return self }
+        var c = self
+        c.cascade = nil
+        c.name = name + "-last-stage"
+        c.modelPath = last.modelPath
+        c.modelOptions.tokenKeeping = last.tokenKeeping
+        if let frames = last.geometry.frames { c.sampling.frames = frames }
+        if let height = last.geometry.height, let width = last.geometry.width {
+            c.preprocess.crop = [width, height]
+            c.preprocess.interpolatePositionEmbeddings = true
+        }
+        return c
+    }
+
     /// Every model file the pipeline names: the cascade's stages in order, or the one model.
     public var modelURLs: [URL] { cascade.map { $0.map { url(ofModel: $0.modelPath) } } ?? [modelURL] }
 

@@ -47,7 +47,7 @@ public struct SweepRequest: Sendable, Equatable {
     ///
     /// - Throws: ``SweepError`` naming the option: a value that does not parse or is out of
     ///   range, a value given twice, keep rates without keep layers (or the reverse),
-    ///   thresholds without a cascade, a reference that is not `NAME=FILE`.
+    ///   a reference that is not `NAME=FILE`.
     public init(sizes: String?, keepRates: String?, keepLayers: String?, cascade: String?, thresholds: String?,
                 references: [String]) throws {
         self.sizes = try Self.items(sizes, "--sizes").map { text in
@@ -91,9 +91,6 @@ public struct SweepRequest: Sendable, Equatable {
         case (false, true): throw SweepError(option: "--keep-rates", message: "needs --keep-layers (the encoder layers where tokens are dropped, e.g. 1 or 3,6,9)")
         case (true, false): throw SweepError(option: "--keep-layers", message: "needs --keep-rates (the fractions of tokens kept, e.g. 0.7,0.5)")
         default: break
-        }
-        if !self.thresholds.isEmpty, cascade == nil {
-            throw SweepError(option: "--thresholds", message: "needs --cascade FILE (the cascade pipeline whose thresholds are swept)")
         }
     }
 
@@ -170,21 +167,23 @@ public struct PreparedPoint: Sendable {
 }
 
 public enum Sweep {
-    /// The operating points of `request` around the plain pipeline `base`, in run order: the
-    /// full model first, then the sizes, keep rates and cascade thresholds as given, then the
-    /// references. A size equal to the full model's, or keep rate 1 when `base` keeps every
-    /// token, is the full model itself and makes no point of its own.
+    /// The operating points of `request` around the pipeline `base`, in run order: the full
+    /// model first, then the sizes, keep rates and cascade thresholds as given, then the
+    /// references. A size equal to the full model's, or keep rate 1 when the full model keeps
+    /// every token, is the full model itself and makes no point of its own.
+    ///
+    /// When `base` is a cascade, the full model is its last stage alone
+    /// (``PipelineConfig/lastStageAlone``), and `base` is the cascade whose thresholds are
+    /// swept unless `--cascade` names another.
     ///
     /// - Parameters:
-    ///   - fullSize: the clip geometry `base` runs at (its resolved frames and crop).
+    ///   - fullSize: the clip geometry the full model runs at (its resolved frames and crop).
     ///   - load: reads the `--cascade` and `--reference` pipeline files.
-    /// - Throws: ``SweepError``: `base` is a cascade, the `--cascade` file is not one, a
-    ///   reference's name is taken by another point, or a pipeline file cannot be read.
-    public static func points(base: PipelineConfig, fullSize: StageGeometry, request: SweepRequest,
+    /// - Throws: ``SweepError``: thresholds without a cascade, the `--cascade` file is not a
+    ///   cascade, a reference's name is taken by another point, or a pipeline file cannot be read.
+    public static func points(base given: PipelineConfig, fullSize: StageGeometry, request: SweepRequest,
                               load: (String) throws -> PipelineConfig = PipelineConfig.load(path:)) throws -> [SweepPoint] {
-        if base.cascade != nil {
-            throw SweepError(option: "--pipeline", message: "\(base.sourcePath ?? base.name) is a cascade: sweep a plain pipeline and give the cascade with --cascade")
-        }
+        let base = given.lastStageAlone
         var full = SweepPoint.Parameters()
         (full.frames, full.height, full.width) = (fullSize.frames, fullSize.height, fullSize.width)
         var points = [SweepPoint(name: "full", kind: .full, parameters: full, label: "full", config: base)]
@@ -205,8 +204,13 @@ public enum Sweep {
             points.append(SweepPoint(name: "keep-\(rate)", kind: .keepRate, parameters: p, label: "r=\(rate)", config: c))
         }
 
-        if let path = request.cascadePath {
-            let cascade = try read(path, "--cascade", load)
+        let swept: (config: PipelineConfig, path: String)? = try request.cascadePath.map { path in
+            (try read(path, "--cascade", load), path)
+        } ?? (given.cascade == nil ? nil : (given, given.sourcePath ?? given.name))
+        if swept == nil, !request.thresholds.isEmpty {
+            throw SweepError(option: "--thresholds", message: "needs a cascade: a cascade --pipeline or --cascade FILE (the cascade whose thresholds are swept)")
+        }
+        if let (cascade, path) = swept {
             guard let stages = cascade.cascade else {
                 throw SweepError(option: "--cascade", message: "\(path) has no 'cascade' list (docs/pipelines.md, \"Cascades\")")
             }
@@ -285,13 +289,13 @@ public enum Sweep {
     public static func plan(pipelinePath: String, request: SweepRequest) throws -> [PreparedPoint] {
         let base: PipelineConfig
         do { base = try PipelineConfig.load(path: pipelinePath) } catch { throw SweepError(option: "--pipeline", message: "\(error)") }
-        // The base's own problems first, blamed on --pipeline (a cascade base is refused by `points`).
-        let full = base.cascade == nil
-            ? try prepare(SweepPoint(name: "full", kind: .full, parameters: .init(), label: "full", config: base)) : nil
-        let size = full.map { StageGeometry(frames: $0.geometry.frames, height: $0.geometry.cropHeight, width: $0.geometry.cropWidth) } ?? .init()
+        // The full model's own problems first, blamed on --pipeline.
+        let full = try prepare(SweepPoint(name: "full", kind: .full, parameters: .init(), label: "full", config: base.lastStageAlone))
+        let size = StageGeometry(frames: full.geometry.frames, height: full.geometry.cropHeight, width: full.geometry.cropWidth)
         let points = try Self.points(base: base, fullSize: size, request: request)
         return try points.map { p in
-            guard p.kind == .full, var prepared = full else { return try prepare(p) }
+            guard p.kind == .full else { return try prepare(p) }
+            var prepared = full
             prepared.point = p
             return prepared
         }
@@ -311,13 +315,17 @@ public final class SweepRunner: @unchecked Sendable {
     public let outputRoot: URL
     public let points: [PreparedPoint]
     public let warmUp: Bool
+    /// Timed runs of every point (`--repeat`): rounds over all the points, so a point's runs
+    /// are spread over the sweep's time and the machine's slow spells hit every point alike.
+    public let repeats: Int
     private let logger: Logger
     private let state = Locked((stopped: false, session: nil as RunSession<MediaDecoder, CascadeModel<VideoModelAdapter>>?))
 
-    public init(inputRoot: String, outputRoot: String, points: [PreparedPoint], warmUp: Bool = true,
+    public init(inputRoot: String, outputRoot: String, points: [PreparedPoint], warmUp: Bool = true, repeats: Int = 1,
                 logger: Logger = Logger(label: "tokenreel.sweep")) {
+        precondition(repeats >= 1, "at least one run per point")
         self.inputRoot = inputRoot; self.outputRoot = URL(fileURLWithPath: outputRoot)
-        self.points = points; self.warmUp = warmUp; self.logger = logger
+        self.points = points; self.warmUp = warmUp; self.repeats = repeats; self.logger = logger
     }
 
     /// The directory of a point's results.
@@ -341,16 +349,30 @@ public final class SweepRunner: @unchecked Sendable {
             logger.info("warm-up: the full model once over the set, untimed", metadata: ["point": "\(first.point.name)"])
             guard try runOnce(first, display: progress("warm-up")) != nil else { return nil }
         }
+        var outcomes = [[RunOutcome]](repeating: [], count: points.count)
+        for round in 1...repeats {
+            for (i, p) in points.enumerated() {
+                var metadata: Logger.Metadata = ["name": "\(p.point.name)", "kind": "\(p.point.kind.rawValue)",
+                                                 "model_gflops_per_clip": "\(Double(p.model.fullFlopsPerClip) / 1e9)"]
+                if repeats > 1 { metadata["run"] = "\(round)/\(repeats)" }
+                logger.info("point \(i + 1)/\(points.count)", metadata: metadata)
+                guard let outcome = try runOnce(p, display: progress(repeats > 1 ? "\(p.point.name) \(round)/\(repeats)" : p.point.name))
+                else { return nil }
+                if let first = outcomes[i].first, first.summary.counts.ok != outcome.summary.counts.ok || first.summary.clips != outcome.summary.clips {
+                    logger.warning("a repeated run labelled other videos or clips", metadata: ["name": "\(p.point.name)", "run": "\(round)"])
+                }
+                outcomes[i].append(outcome)
+            }
+        }
         var measured: [SweepReport.Point] = []
         for (i, p) in points.enumerated() {
-            logger.info("point \(i + 1)/\(points.count)", metadata: ["name": "\(p.point.name)", "kind": "\(p.point.kind.rawValue)",
-                                                                 "model_gflops_per_clip": "\(Double(p.model.fullFlopsPerClip) / 1e9)"])
-            guard let outcome = try runOnce(p, display: progress(p.point.name)) else { return nil }
+            // The files in the point's directory are the last run's.
+            let outcome = outcomes[i][outcomes[i].count - 1]
             let evaluation = EvaluationReport(labels: p.model.labels, outcome: outcome)
             let title = "\(p.point.name) (\(p.model.name)): " + String(format: "%.1f%% of %d videos", 100 * evaluation.accuracy, evaluation.total)
             try evaluation.write(to: directory(of: p.point), title: title)
             for path in evaluation.failed { logger.error("failed: \(path)", metadata: ["point": "\(p.point.name)"]) }
-            measured.append(Sweep.measure(p.point, evaluation: evaluation, summary: outcome.summary))
+            measured.append(Sweep.measure(p.point, evaluation: evaluation, summaries: outcomes[i].map(\.summary)))
         }
         let pipeline = points.first.map { $0.point.config.sourcePath ?? $0.point.config.name } ?? ""
         return SweepReport(input: inputRoot, pipeline: pipeline, warmUp: warmUp, points: measured)

@@ -24,13 +24,16 @@ public struct SweepReport: Codable, Sendable, Equatable {
         /// Clips labelled by the point's run, and their mean FLOPs (their recorded `flops`) / 1e9.
         public var clips: Int
         public var gflopsPerClip: Double
-        /// `clips / wall_seconds` of the point's run.
+        /// `clips / wall_seconds`.
         public var clipsPerSecond: Double
+        /// The median of `wall_seconds_runs`: each run's wall time (`--repeat`, one by default).
         public var wallSeconds: Double
+        public var wallSecondsRuns: [Double]
         /// `clips_per_second` over the full model's (nil: the full model labelled no clip).
         public var speedup: Double?
         /// Time spent in the model: the busy seconds of the tokenize and infer stages, where a
-        /// cascade's stages run (the rest of the wall time is decoding and writing).
+        /// cascade's stages run (the rest of the wall time is decoding and writing); the median
+        /// over the runs.
         public var modelSeconds: Double?
         /// The full model's `model_seconds` over this point's: what the point saves in the model,
         /// whatever bounds the wall time.
@@ -44,7 +47,7 @@ public struct SweepReport: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case name, kind, parameters, label, videos, correct, accuracy, failed, clips, speedup, exits
             case perClass = "per_class", gflopsPerClip = "gflops_per_clip", clipsPerSecond = "clips_per_second"
-            case wallSeconds = "wall_seconds", flopRatio = "flop_ratio", exitFractions = "exit_fractions"
+            case wallSeconds = "wall_seconds", wallSecondsRuns = "wall_seconds_runs", flopRatio = "flop_ratio", exitFractions = "exit_fractions"
             case modelSeconds = "model_seconds", modelSpeedup = "model_speedup"
         }
 
@@ -57,14 +60,16 @@ public struct SweepReport: Codable, Sendable, Equatable {
             try c.encode(accuracy, forKey: .accuracy); try c.encode(perClass, forKey: .perClass)
             try c.encode(failed, forKey: .failed); try c.encode(clips, forKey: .clips)
             try c.encode(gflopsPerClip, forKey: .gflopsPerClip); try c.encode(clipsPerSecond, forKey: .clipsPerSecond)
-            try c.encode(wallSeconds, forKey: .wallSeconds); try c.encode(speedup, forKey: .speedup)
+            try c.encode(wallSeconds, forKey: .wallSeconds); try c.encode(wallSecondsRuns, forKey: .wallSecondsRuns)
+            try c.encode(speedup, forKey: .speedup)
             try c.encode(modelSeconds, forKey: .modelSeconds); try c.encode(modelSpeedup, forKey: .modelSpeedup)
             try c.encode(flopRatio, forKey: .flopRatio); try c.encode(exits, forKey: .exits)
             try c.encode(exitFractions, forKey: .exitFractions)
         }
     }
 
-    public var schemaVersion = 1
+    /// 2: `wall_seconds_runs` (session 11's `--repeat`).
+    public var schemaVersion = 2
     /// The labelled directory, as given.
     public var input: String
     /// The swept pipeline file.
@@ -95,20 +100,34 @@ public struct SweepReport: Codable, Sendable, Equatable {
 }
 
 extension Sweep {
-    /// A point's measurements from its run's summary and its evaluation (`speedup` and
-    /// `flop_ratio` are left to ``SweepReport/init(input:pipeline:warmUp:points:)``).
-    public static func measure(_ point: SweepPoint, evaluation e: EvaluationReport, summary s: RunSummary) -> SweepReport.Point {
+    /// A point's measurements from its runs' summaries and its evaluation: counts and FLOPs from
+    /// the first run (every run labels the same clips), wall time and model time the medians
+    /// over the runs (`speedup` and `flop_ratio` are left to
+    /// ``SweepReport/init(input:pipeline:warmUp:points:)``).
+    public static func measure(_ point: SweepPoint, evaluation e: EvaluationReport, summaries: [RunSummary]) -> SweepReport.Point {
+        precondition(!summaries.isEmpty, "a point is measured from at least one run")
+        let s = summaries[0]
         let flops = s.flops
         let exits = flops?.exits
+        let walls = summaries.map(\.wallSeconds)
+        let wall = median(walls)
+        let modelTimes = summaries.compactMap { r in r.stages["infer"].map { $0.busySeconds + (r.stages["tokenize"]?.busySeconds ?? 0) } }
         return SweepReport.Point(
             name: point.name, kind: point.kind, parameters: point.parameters, label: point.label,
             videos: e.total, correct: e.correct, accuracy: e.accuracy,
             perClass: Dictionary(uniqueKeysWithValues: e.perClass.filter { $0.total > 0 }.map { ($0.label, $0.accuracy) }), failed: e.failed.count,
-            clips: s.clips, gflopsPerClip: (flops?.meanPerClip ?? 0) / 1e9, clipsPerSecond: s.clipsPerSecond, wallSeconds: s.wallSeconds,
+            clips: s.clips, gflopsPerClip: (flops?.meanPerClip ?? 0) / 1e9,
+            clipsPerSecond: wall > 0 ? Double(s.clips) / wall : 0, wallSeconds: wall, wallSecondsRuns: walls,
             speedup: nil,
-            modelSeconds: s.stages["infer"].map { $0.busySeconds + (s.stages["tokenize"]?.busySeconds ?? 0) },
+            modelSeconds: modelTimes.isEmpty ? nil : median(modelTimes),
             modelSpeedup: nil, flopRatio: nil, exits: exits,
             exitFractions: exits.map { e in e.map { s.clips > 0 ? Double($0) / Double(s.clips) : 0 } })
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count).
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }
 
@@ -136,7 +155,9 @@ extension SweepReport {
             out += "\n"
         }
         let videos = points.first?.videos ?? 0
-        out += "\n\(videos) videos; speed-up (wall clock), model speed-up and FLOPs against the full model; "
+        let runs = points.first?.wallSecondsRuns.count ?? 1
+        out += "\n\(videos) videos; " + (runs > 1 ? "clips/s and model s: medians of \(runs) runs; " : "")
+            + "speed-up (wall clock), model speed-up and FLOPs against the full model; "
             + "model s: busy seconds of the tokenize and infer stages, where the model runs; "
             + "exits: share of clips stopping at each cascade stage\n"
         return out

@@ -25,7 +25,7 @@ struct SweepCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Directory for the points' results, sweep.json and the charts.", valueName: "out-dir"))
     var outputDir: String
 
-    @Option(name: .long, help: ArgumentHelp("Plain pipeline whose model is swept: the full model (default: pipelines/default.yaml).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Pipeline whose model is swept (the full model): a plain pipeline's, or a cascade's last stage, whose thresholds are then swept too (default: pipelines/default.yaml).", valueName: "file"))
     var pipeline: String?
 
     @Option(name: .long, help: ArgumentHelp("Clip sizes to run the model at, position embedding interpolated (e.g. 8x64x64,16x48x48).", valueName: "TxHxW,..."))
@@ -37,7 +37,7 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Encoder layers (0-based) where --keep-rates drop tokens (e.g. 1 or 3,6,9).", valueName: "layers"))
     var keepLayers: String?
 
-    @Option(name: .long, help: ArgumentHelp("Cascade pipeline whose thresholds are swept.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Cascade pipeline whose thresholds are swept (default: the --pipeline when it is a cascade).", valueName: "file"))
     var cascade: String?
 
     @Option(name: .long, help: ArgumentHelp("Thresholds for every cascade stage but the last, one point each (e.g. 0.5,0.9,0.99; default: the file's own).", valueName: "values"))
@@ -46,6 +46,9 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("An extra reference point: a pipeline run as it is, drawn with its own marker (repeatable).", valueName: "name=file"))
     var reference: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Timed runs of every point, in rounds over all the points; clips/s and model s are the medians.", valueName: "n"))
+    var `repeat`: Int = 1
+
     @Flag(name: .long, help: "Time the first point without running the full model once untimed before it.")
     var noWarmUp = false
 
@@ -53,6 +56,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         let logger = LogSetup.bootstrap(console.logLevel.level)
+        guard `repeat` >= 1 else { throw UsageFailure("--repeat: \(`repeat`) is not a number of runs (1 or more)") }
         try requireDirectory(inputDir)
         let pipelinePath = try pipeline ?? BundledPipelines.defaultPath()
         let points: [PreparedPoint]
@@ -63,7 +67,8 @@ struct SweepCommand: ParsableCommand {
         } catch { throw UsageFailure("\(error)") }
         logger.info("sweep", metadata: ["pipeline": "\(pipelinePath)", "points": "\(points.map(\.point.name).joined(separator: ", "))"])
 
-        let runner = SweepRunner(inputRoot: inputDir, outputRoot: outputDir, points: points, warmUp: !noWarmUp, logger: logger)
+        let runner = SweepRunner(inputRoot: inputDir, outputRoot: outputDir, points: points, warmUp: !noWarmUp,
+                                 repeats: `repeat`, logger: logger)
         let interrupts = InterruptHandler { _ in
             logger.warning("interrupted: finishing the videos in flight of this point; no sweep.json (again to exit at once)")
             runner.stop()

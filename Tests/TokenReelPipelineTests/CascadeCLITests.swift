@@ -101,7 +101,7 @@ final class CascadeCLITests: XCTestCase {
         let both = try CLI.run(["calibrate", set.path, "--pipeline", Self.shipped.path, "--budget", "0.5", "--max-accuracy-drop", "1", "--out", fitted.path])
         XCTAssertEqual(both.status, 2)
         XCTAssertTrue(both.stderr.contains("exactly one of --budget and --max-accuracy-drop"), both.stderr)
-        let plain = TestPaths.repositoryRoot.appendingPathComponent("pipelines/default.yaml").path
+        let plain = TestPaths.repositoryRoot.appendingPathComponent("pipelines/lowres.yaml").path
         let notCascade = try CLI.run(["calibrate", set.path, "--pipeline", plain, "--budget", "0.5", "--out", fitted.path])
         XCTAssertEqual(notCascade.status, 2)
         XCTAssertTrue(notCascade.stderr.contains("not a cascade"), notCascade.stderr)

@@ -5,10 +5,16 @@ import TokenReelModel
 final class ConfigTests: XCTestCase {
     func testShippedPipelinesLoad() throws {
         let dir = TestPaths.repositoryRoot.appendingPathComponent("pipelines")
+        let models = TestPaths.repositoryRoot.appendingPathComponent("models")
         let d = try PipelineConfig.load(path: dir.appendingPathComponent("default.yaml").path)
         XCTAssertEqual(d.name, "default")
         XCTAssertEqual(d.sampling.mode, .uniform)
-        XCTAssertEqual(d.modelURL.path, TestPaths.repositoryRoot.appendingPathComponent("models/motion10-tlvivit-s16x64.safetensors").path)
+        let hires = models.appendingPathComponent("motion10-tlvivit-s16x96.safetensors")
+        XCTAssertEqual(d.cascade?.count, 2, "the default is the cascade on the 96 x 96 model")
+        XCTAssertEqual(d.modelURLs.map(\.path), [hires.path, hires.path])
+        XCTAssertEqual(d.modelURL.path, hires.path, "the full model is the last stage's")
+        let l = try PipelineConfig.load(path: dir.appendingPathComponent("lowres.yaml").path)
+        XCTAssertEqual(l.modelURL.path, models.appendingPathComponent("motion10-tlvivit-s16x64.safetensors").path)
         let s = try PipelineConfig.load(path: dir.appendingPathComponent("sliding.yaml").path)
         XCTAssertEqual(s.sampling.mode, .sliding)
         XCTAssertEqual(s.sampling.clipSeconds, 2.0)
@@ -19,8 +25,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(m.sampling.spatialCrops, 3)
         let c = try PipelineConfig.load(path: dir.appendingPathComponent("cascade.yaml").path)
         XCTAssertEqual(c.cascade?.count, 2)
-        XCTAssertEqual(c.modelURLs, [d.modelURL, d.modelURL])
-        XCTAssertEqual(Set([d.hash, s.hash, m.hash, c.hash]).count, 4)
+        XCTAssertEqual(c.modelURLs, [l.modelURL, l.modelURL])
+        XCTAssertEqual(Set([d.hash, l.hash, s.hash, m.hash, c.hash]).count, 5)
         // Every pipeline shipped loads (a new file must not be forgotten here).
         for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".yaml") {
             XCTAssertNoThrow(try PipelineConfig.load(path: dir.appendingPathComponent(name).path), name)
@@ -74,10 +80,10 @@ final class ConfigTests: XCTestCase {
         expectError("model: m\nsampling:\n  mode: multiview\npreprocess:\n  resize: stretch\n", key: "preprocess.resize", containing: ["spatial_crops to 1"])
     }
 
-    /// The bundled model was trained on clips exported through training/motion10-export.yaml;
-    /// the default pipeline must feed it the same pixels.
-    func testDefaultPipelinePreprocessesAsTheTrainingExport() throws {
-        let d = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("pipelines/default.yaml").path)
+    /// The 64 x 64 model was trained on clips exported through training/motion10-export.yaml;
+    /// pipelines/lowres.yaml must feed it the same pixels.
+    func testLowresPipelinePreprocessesAsTheTrainingExport() throws {
+        let d = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("pipelines/lowres.yaml").path)
         let t = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("training/motion10-export.yaml").path)
         XCTAssertEqual(d.sampling, t.sampling)
         XCTAssertEqual(d.preprocess, t.preprocess)
@@ -85,8 +91,9 @@ final class ConfigTests: XCTestCase {
     }
 
     /// The high-resolution model was fine-tuned on clips exported through
-    /// training/motion10-export-96.yaml: pipelines/hires.yaml must feed it the same pixels.
-    func testHiresPipelinePreprocessesAsItsTrainingExport() throws {
+    /// training/motion10-export-96.yaml: pipelines/hires.yaml and the default cascade, whose last
+    /// stage it is, must feed it the same pixels.
+    func testHiresAndDefaultPipelinesPreprocessAsTheirTrainingExport() throws {
         let h = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("pipelines/hires.yaml").path)
         var t = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("training/motion10-export-96.yaml").path)
         let model = try VideoModel.load(contentsOf: h.modelURL)
@@ -96,9 +103,13 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(t.preprocess.interpolatePositionEmbeddings)
         t.preprocess.crop = nil
         t.preprocess.interpolatePositionEmbeddings = false
-        XCTAssertEqual(h.sampling, t.sampling)
-        XCTAssertEqual(h.preprocess, t.preprocess)
-        XCTAssertEqual(h.decode, t.decode)
+        let d = try PipelineConfig.load(path: TestPaths.repositoryRoot.appendingPathComponent("pipelines/default.yaml").path)
+        for p in [h, d.lastStageAlone] {
+            XCTAssertEqual(p.modelURL, h.modelURL, p.name)
+            XCTAssertEqual(p.sampling, t.sampling, p.name)
+            XCTAssertEqual(p.preprocess, t.preprocess, p.name)
+            XCTAssertEqual(p.decode, t.decode, p.name)
+        }
     }
 
     func testStructuralErrors() {

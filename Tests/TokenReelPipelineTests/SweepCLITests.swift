@@ -17,11 +17,11 @@ final class SweepCLITests: XCTestCase {
             try FileManager.default.createDirectory(at: link.deletingLastPathComponent(), withIntermediateDirectories: true)
             try FileManager.default.createSymbolicLink(at: link, withDestinationURL: Self.repo.appendingPathComponent("samples/motion10/\(name)"))
         }
-        let pipeline = Self.repo.appendingPathComponent("pipelines/default.yaml").path
+        let pipeline = Self.repo.appendingPathComponent("pipelines/lowres.yaml").path
         let cascade = Self.repo.appendingPathComponent("pipelines/cascade.yaml").path
         let out = root.appendingPathComponent("out")
         let r = try CLI.run(["sweep", set.path, "-o", out.path, "--pipeline", pipeline, "--sizes", "8x32x32",
-                             "--keep-rates", "0.5", "--keep-layers", "1", "--cascade", cascade, "--thresholds", "0,1", "--progress", "never"])
+                             "--keep-rates", "0.5", "--keep-layers", "1", "--cascade", cascade, "--thresholds", "0,1", "--repeat", "2", "--progress", "never"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("warm-up"), "the full model runs once untimed first: \(r.stderr)")
 
@@ -39,6 +39,8 @@ final class SweepCLITests: XCTestCase {
         let expected = plain + [stages[0], stages[0] + stages[1]]     // threshold 0: all stop at stage 0; 1: none do
         for (p, gflops) in zip(report.points, expected) {
             XCTAssertEqual([p.videos, p.clips, p.failed], [2, 2, 0], p.name)
+            XCTAssertEqual(p.wallSecondsRuns.count, 2, "--repeat 2: \(p.name)")
+            XCTAssertEqual(p.wallSeconds, (p.wallSecondsRuns[0] + p.wallSecondsRuns[1]) / 2, accuracy: 1e-12, p.name)
             XCTAssertEqual(p.gflopsPerClip, gflops, accuracy: 1e-9, p.name)
             XCTAssertEqual(p.flopRatio!, gflops / plain[0], accuracy: 1e-9, p.name)
             XCTAssertGreaterThan(p.clipsPerSecond, 0, p.name)
@@ -58,6 +60,7 @@ final class SweepCLITests: XCTestCase {
         // The table on stdout is the report's; the charts are PNGs of the chart size.
         XCTAssertEqual(r.stdout, report.table())
         XCTAssertTrue(r.stdout.contains("\ncascade-0.0   cascade"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("clips/s and model s: medians of 2 runs"), r.stdout)
         for name in ["accuracy-vs-gflops.png", "accuracy-vs-clips-per-second.png"] {
             let (width, height, _) = try SweepTests.decodeRGB([UInt8](Data(contentsOf: out.appendingPathComponent(name))))
             XCTAssertEqual([width, height], [900, 600], name)
@@ -67,11 +70,14 @@ final class SweepCLITests: XCTestCase {
     func testSweepRefusesBadOptionsBeforeRunningAnything() throws {
         let out = root.appendingPathComponent("out")
         let r = try CLI.run(["sweep", Self.repo.appendingPathComponent("samples/motion10").path, "-o", out.path,
-                             "--pipeline", Self.repo.appendingPathComponent("pipelines/default.yaml").path,
+                             "--pipeline", Self.repo.appendingPathComponent("pipelines/lowres.yaml").path,
                              "--keep-rates", "0.5", "--keep-layers", "7"])
         XCTAssertEqual(r.status, 2)
         XCTAssertEqual(r.stderr, "tokenreel: --keep-layers: rate 0.5 at layers [7]: token keeping layers [7] out of range 0...5 (model motion10-tlvivit-s16x64.safetensors)\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing ran")
+        let zero = try CLI.run(["sweep", Self.repo.appendingPathComponent("samples/motion10").path, "-o", out.path, "--repeat", "0"])
+        XCTAssertEqual(zero.status, 2)
+        XCTAssertEqual(zero.stderr, "tokenreel: --repeat: 0 is not a number of runs (1 or more)\n")
     }
 
     func testValidateChecksEveryCascadeStagesModel() throws {

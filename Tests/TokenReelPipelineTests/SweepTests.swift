@@ -6,7 +6,7 @@ import TokenReelPlot
 /// `tokenreel sweep`'s library side: the request, the points made from it and checked against
 /// the model, the measurements, the table and the charts (the run itself: SweepCLITests).
 final class SweepTests: XCTestCase {
-    static let defaultPipeline = TestPaths.repositoryRoot.appendingPathComponent("pipelines/default.yaml").path
+    static let lowresPipeline = TestPaths.repositoryRoot.appendingPathComponent("pipelines/lowres.yaml").path
     static let cascadePipeline = TestPaths.repositoryRoot.appendingPathComponent("pipelines/cascade.yaml").path
 
     func request(sizes: String? = nil, keepRates: String? = nil, keepLayers: String? = nil, cascade: String? = nil,
@@ -50,7 +50,6 @@ final class SweepTests: XCTestCase {
             (refusal { try self.request(keepRates: "0.5") }, "--keep-rates", "needs --keep-layers"),
             (refusal { try self.request(keepLayers: "1") }, "--keep-layers", "needs --keep-rates"),
             (refusal { try self.request(keepRates: "0.5", keepLayers: "-1") }, "--keep-layers", "'-1' is not an encoder layer index"),
-            (refusal { try self.request(thresholds: "0.5") }, "--thresholds", "needs --cascade FILE"),
             (refusal { try self.request(cascade: "c.yaml", thresholds: "1.1") }, "--thresholds", "'1.1' is not a threshold in 0...1"),
             (refusal { try self.request(references: ["plain.yaml"]) }, "--reference", "'plain.yaml' is not NAME=PIPELINE.yaml"),
             (refusal { try self.request(references: ["a/b=plain.yaml"]) }, "--reference", "'a/b=plain.yaml' is not NAME=PIPELINE.yaml"),
@@ -131,12 +130,46 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(points[1].label, "t=0.9/0.8")
     }
 
+    /// A cascade as the base: its last stage alone is the full model, and its thresholds are
+    /// swept unless --cascade names another cascade.
+    func testACascadeBaseSweepsItsLastStageAndItsThresholds() throws {
+        var given = cascadeFile
+        given.sourcePath = "/p/given.yaml"
+        given.cascade![2] = .init(modelPath: "/m/full.safetensors", geometry: .init(frames: 8, height: 48, width: 48),
+                                  tokenKeeping: .init(rate: 0.7, layers: [1]))
+        given.preprocess.shortSide = 80
+        let points = try Sweep.points(base: given, fullSize: fullSize, request: try request(sizes: "8x32x32", thresholds: "0.5"), load: load)
+        XCTAssertEqual(points.map(\.name), ["full", "size-8x32x32", "cascade-0.5"])
+        let full = points[0].config
+        XCTAssertNil(full.cascade)
+        XCTAssertEqual(full.modelPath, "/m/full.safetensors")
+        XCTAssertEqual(full.modelOptions.tokenKeeping, .init(rate: 0.7, layers: [1]), "the last stage's token keeping")
+        XCTAssertEqual(full.sampling.frames, 8, "the last stage's geometry")
+        XCTAssertEqual(full.preprocess.crop, [48, 48])
+        XCTAssertTrue(full.preprocess.interpolatePositionEmbeddings)
+        XCTAssertEqual(full.preprocess.shortSide, 80, "everything else as the cascade's")
+        XCTAssertNotEqual(full.hash, given.hash)
+        XCTAssertNil(points[1].config.cascade, "sizes resize the full model")
+        XCTAssertEqual(points[2].config.cascade?.map(\.threshold), [0.5, 0.5, nil])
+        XCTAssertEqual(points[2].parameters.pipeline, "/p/given.yaml")
+
+        // --cascade wins over the base's own; without thresholds the base's cascade is one point.
+        let other = try Sweep.points(base: given, fullSize: fullSize, request: try request(cascade: "c.yaml"), load: load)
+        XCTAssertEqual(other.map(\.name), ["full", "cascade"])
+        XCTAssertEqual(other[1].parameters.pipeline, "c.yaml")
+        let own = try Sweep.points(base: given, fullSize: fullSize, request: SweepRequest(), load: load)
+        XCTAssertEqual(own.map(\.name), ["full", "cascade"])
+        XCTAssertEqual(own[1].config, given)
+        XCTAssertEqual(own[1].parameters.thresholds, [0.9, 0.8])
+
+        // A plain pipeline is its own last stage.
+        XCTAssertEqual(base.lastStageAlone, base)
+    }
+
     func testPointErrorsNameTheOption() throws {
-        var cascadeBase = base
-        cascadeBase.cascade = cascadeFile.cascade
         let cases: [(SweepError?, String, String)] = [
-            (refusal { try Sweep.points(base: cascadeBase, fullSize: self.fullSize, request: SweepRequest(), load: self.load) },
-             "--pipeline", "base is a cascade: sweep a plain pipeline and give the cascade with --cascade"),
+            (refusal { try Sweep.points(base: self.base, fullSize: self.fullSize, request: self.request(thresholds: "0.5"), load: self.load) },
+             "--thresholds", "needs a cascade: a cascade --pipeline or --cascade FILE"),
             (refusal { try Sweep.points(base: self.base, fullSize: self.fullSize, request: self.request(cascade: "plain.yaml"), load: self.load) },
              "--cascade", "plain.yaml has no 'cascade' list"),
             (refusal { try Sweep.points(base: self.base, fullSize: self.fullSize, request: self.request(cascade: "gone.yaml"), load: self.load) },
@@ -155,7 +188,7 @@ final class SweepTests: XCTestCase {
     /// The points are checked against the bundled model (6 layers, TokenLearner at layer 2,
     /// tubelet 2 x 8 x 8, input 16 x 64 x 64) before anything runs.
     func testPlanChecksEveryPointAgainstItsModel() throws {
-        let plan = try Sweep.plan(pipelinePath: Self.defaultPipeline,
+        let plan = try Sweep.plan(pipelinePath: Self.lowresPipeline,
                                   request: request(sizes: "8x32x32", keepRates: "0.5", keepLayers: "1", cascade: Self.cascadePipeline))
         XCTAssertEqual(plan.map(\.point.name), ["full", "size-8x32x32", "keep-0.5", "cascade"])
         XCTAssertEqual([plan[0].geometry.frames, plan[0].geometry.cropHeight, plan[0].geometry.cropWidth], [16, 64, 64])
@@ -165,13 +198,20 @@ final class SweepTests: XCTestCase {
         XCTAssertLessThan(flops[2], flops[0], "keeping half the tokens of each slice at layer 1")
         XCTAssertEqual(plan[3].model.stageCount, 2)
 
+        // The shipped default is a cascade: its full model is its last stage, at 16 x 96 x 96.
+        let shipped = try Sweep.plan(pipelinePath: TestPaths.repositoryRoot.appendingPathComponent("pipelines/default.yaml").path,
+                                     request: request(sizes: "8x64x64"))
+        XCTAssertEqual(shipped.map(\.point.name), ["full", "size-8x64x64", "cascade"])
+        XCTAssertEqual([shipped[0].geometry.frames, shipped[0].geometry.cropHeight, shipped[0].geometry.cropWidth], [16, 96, 96])
+        XCTAssertEqual(shipped[0].model.stageCount, 1)
+        XCTAssertEqual(shipped[2].model.stageCount, 2)
+        XCTAssertEqual(shipped[2].model.stages.last?.model.fullFlopsPerClip, shipped[0].model.fullFlopsPerClip)
+
         let cases: [(SweepError?, String, String)] = [
-            (refusal { try Sweep.plan(pipelinePath: Self.defaultPipeline, request: self.request(keepRates: "0.5", keepLayers: "1,7")) },
+            (refusal { try Sweep.plan(pipelinePath: Self.lowresPipeline, request: self.request(keepRates: "0.5", keepLayers: "1,7")) },
              "--keep-layers", "rate 0.5 at layers [1, 7]: token keeping layers [7] out of range 0...5"),
-            (refusal { try Sweep.plan(pipelinePath: Self.defaultPipeline, request: self.request(sizes: "1x64x64")) },
+            (refusal { try Sweep.plan(pipelinePath: Self.lowresPipeline, request: self.request(sizes: "1x64x64")) },
              "--sizes", "1x64x64: cannot run at 1x64x64: tubelet [2, 16, 16] does not fit"),
-            (refusal { try Sweep.plan(pipelinePath: Self.cascadePipeline, request: SweepRequest()) },
-             "--pipeline", "\(Self.cascadePipeline) is a cascade"),
             (refusal { try Sweep.plan(pipelinePath: "/nonexistent/p.yaml", request: SweepRequest()) },
              "--pipeline", "/nonexistent/p.yaml: cannot read the file"),
         ]
@@ -201,16 +241,18 @@ final class SweepTests: XCTestCase {
 
     /// full: 8 clips of 2 GFLOPs in 4 s (2 s in the model); small: 8 clips of 0.5 GFLOPs in 1 s
     /// (0.25 s in the model); cascade: 6 clips stop at stage 0 (0.5 GFLOPs), 2 go on (2.5 GFLOPs),
-    /// in 2 s (1.25 s in the model).
+    /// in 2 s (1.25 s in the model): the medians of three runs (9 s and 1.5 s, 7 s and 1 s besides).
     func syntheticReport() -> SweepReport {
         let labels = ["a", "b", "c"]
         let right = Evaluation.evaluate(labels: labels, predictions: [("a/1.mp4", "a"), ("a/2.mp4", "a"), ("b/1.mp4", "b"), ("b/2.mp4", "a")])
         let worse = Evaluation.evaluate(labels: labels, predictions: [("a/1.mp4", "a"), ("a/2.mp4", "b"), ("b/1.mp4", "b"), ("b/2.mp4", nil)])
         return SweepReport(input: "set", pipeline: "p.yaml", warmUp: true, points: [
-            Sweep.measure(point("full", .full), evaluation: right, summary: summary(clips: 8, wall: 4, model: 2, flops: 16_000_000_000, full: 2_000_000_000)),
-            Sweep.measure(point("size-8x32x32", .size), evaluation: worse, summary: summary(clips: 8, wall: 1, model: 0.25, flops: 4_000_000_000, full: 500_000_000)),
+            Sweep.measure(point("full", .full), evaluation: right, summaries: [summary(clips: 8, wall: 4, model: 2, flops: 16_000_000_000, full: 2_000_000_000)]),
+            Sweep.measure(point("size-8x32x32", .size), evaluation: worse, summaries: [summary(clips: 8, wall: 1, model: 0.25, flops: 4_000_000_000, full: 500_000_000)]),
             Sweep.measure(point("cascade-0.9", .cascade), evaluation: right,
-                          summary: summary(clips: 8, wall: 2, model: 1.25, flops: 6 * 500_000_000 + 2 * 2_500_000_000, full: 2_000_000_000, exits: [6, 2])),
+                          summaries: [(2, 1.25), (9, 7), (1.5, 1)].map { wall, model in      // three runs: the medians count
+                              summary(clips: 8, wall: wall, model: model, flops: 6 * 500_000_000 + 2 * 2_500_000_000, full: 2_000_000_000, exits: [6, 2])
+                          }),
         ])
     }
 
@@ -235,6 +277,10 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(cascade.speedup!, 2, accuracy: 1e-12)
         XCTAssertEqual(cascade.exits, [6, 2])
         XCTAssertEqual(cascade.exitFractions, [0.75, 0.25])
+        XCTAssertEqual(cascade.wallSeconds, 2, "the median of 2, 9 and 1.5")
+        XCTAssertEqual(cascade.wallSecondsRuns, [2, 9, 1.5])
+        XCTAssertEqual(full.wallSecondsRuns, [4])
+        XCTAssertEqual(Sweep.median([4, 1, 3, 2]), 2.5)
         XCTAssertEqual([full.modelSeconds, small.modelSeconds, cascade.modelSeconds], [2, 0.25, 1.25], "tokenize + infer busy")
         XCTAssertEqual(full.modelSpeedup, 1)
         XCTAssertEqual(small.modelSpeedup!, 8, accuracy: 1e-12)
@@ -257,9 +303,11 @@ final class SweepTests: XCTestCase {
         }
         XCTAssertEqual(Set(top.keys), ["schema_version", "input", "pipeline", "warm_up", "points"])
         XCTAssertEqual(Set(p.keys), ["name", "kind", "parameters", "label", "videos", "correct", "accuracy", "per_class", "failed",
-                                     "clips", "gflops_per_clip", "clips_per_second", "wall_seconds", "speedup", "flop_ratio",
-                                     "exits", "exit_fractions", "model_seconds", "model_speedup"])
+                                     "clips", "gflops_per_clip", "clips_per_second", "wall_seconds", "wall_seconds_runs", "speedup",
+                                     "flop_ratio", "exits", "exit_fractions", "model_seconds", "model_speedup"])
         XCTAssertEqual(p["speedup"], .number(2))
+        XCTAssertEqual(p["wall_seconds_runs"], .array([.number(2), .number(9), .number(1.5)]), "every run's wall time, in run order")
+        XCTAssertEqual(top["schema_version"], .number(2))
         XCTAssertEqual(try JSONDecoder().decode(SweepReport.self, from: JSONEncoder().encode(r)), r, "round trip")
     }
 
