@@ -1,4 +1,5 @@
-// Picks a build of the kernels once: AVX2 + FMA where the CPU and OS support it, else the baseline.
+// Picks a build of the kernels once: AVX-512 (F, BW, DQ, VL) or AVX2 + FMA where the CPU and OS
+// support it, else the baseline. TOKENREEL_KERNELS=generic|avx2 caps the choice.
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,14 +8,42 @@
 
 static _Atomic(const struct trk_table *) current;
 
+static int has_avx512(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+static int has_avx2(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/// The build named `isa` ("generic", "avx2+fma", "avx512") if this CPU runs it, else NULL.
+static const struct trk_table *build(const char *isa) {
+    if (strcmp(isa, "generic") == 0) return &trk_generic_table;
+#if defined(__x86_64__)
+    if (strcmp(isa, "avx2+fma") == 0 && has_avx2()) return &trk_avx2_table;
+    if (strcmp(isa, "avx512") == 0 && has_avx512() && has_avx2()) return &trk_avx512_table;
+#endif
+    return NULL;
+}
+
 static const struct trk_table *best(void) {
     const char *force = getenv("TOKENREEL_KERNELS");
     if (force && strcmp(force, "generic") == 0) return &trk_generic_table;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &trk_avx2_table;
-#endif
-    return &trk_generic_table;
+    const int capped = force && strcmp(force, "avx2") == 0;
+    const struct trk_table *t = capped ? NULL : build("avx512");
+    if (!t) t = build("avx2+fma");
+    return t ? t : &trk_generic_table;
 }
 
 static inline const struct trk_table *table(void) {
@@ -26,9 +55,21 @@ static inline const struct trk_table *table(void) {
     return t;
 }
 
-static const char *name(const struct trk_table *t) { return t == &trk_generic_table ? "generic" : "avx2+fma"; }
+static const char *name(const struct trk_table *t) {
+#if defined(__x86_64__)
+    if (t == &trk_avx512_table) return "avx512";
+    if (t == &trk_avx2_table) return "avx2+fma";
+#endif
+    return "generic";
+}
 
 const char *trk_kernels_isa(void) { return name(table()); }
+
+int trk_kernels_use(const char *isa) {
+    const struct trk_table *t = build(isa);
+    if (t) atomic_store_explicit(&current, t, memory_order_release);
+    return t != NULL;
+}
 
 const char *trk_kernels_select(int generic) {
     const struct trk_table *t = generic ? &trk_generic_table : best();

@@ -1,6 +1,7 @@
-// The kernels, written once with Clang/GCC vector extensions (8 floats) and included by
-// kernels_generic.c and kernels_avx2.c, which define KERNEL(name) to give each build its own
-// function names. Everything here is static; the two .c files export the tables dispatch.c uses.
+// The kernels, written once with Clang/GCC vector extensions of VW floats (8, or 16 for the
+// AVX-512 build) and included by kernels_generic.c, kernels_avx2.c and kernels_avx512.c, which
+// define KERNEL(name) to give each build its own function names (and VW). Everything here is
+// static; the .c files export the tables dispatch.c uses.
 //
 // exp uses Cephes-style range reduction and a degree-6 polynomial: n = round(x / ln 2) from adding
 // 1.5 * 2^23 (the float's low mantissa bits then hold n) and 2^n built from those bits, so no lane
@@ -9,25 +10,38 @@
 #include "tokenreel_kernels.h"
 #include "kernels_table.h"
 
-// The helpers below take and return 8-float vectors; in the baseline build that is not the AVX
+// The helpers below take and return VW-float vectors; in the baseline build that is not the AVX
 // calling convention, which only matters across a call boundary, and they are always inlined.
 #pragma clang diagnostic ignored "-Wpsabi"
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef int v8i __attribute__((vector_size(32)));
+#ifndef VW
+#define VW 8
+#endif
+#if VW != 8 && VW != 16
+#error "VW is 8 or 16"
+#endif
+typedef float v8f __attribute__((vector_size(4 * VW)));   // VW floats (named for the first build)
+typedef int v8i __attribute__((vector_size(4 * VW)));
 
 #define INLINE static inline __attribute__((always_inline))
 
 INLINE v8f ld8(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
 INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
-INLINE v8f splat(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
-INLINE float hsum(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+INLINE v8f splat(float x) { return (v8f){} + x; }
+INLINE float hsum(v8f v) {
+#if VW == 16
+    return (((v[0] + v[8]) + (v[4] + v[12])) + ((v[1] + v[9]) + (v[5] + v[13])))
+         + (((v[2] + v[10]) + (v[6] + v[14])) + ((v[3] + v[11]) + (v[7] + v[15])));
+#else
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+#endif
+}
 INLINE float hmax(v8f v) {
     float m = v[0];
-    for (int i = 1; i < 8; i++) m = v[i] > m ? v[i] : m;
+    for (int i = 1; i < VW; i++) m = v[i] > m ? v[i] : m;
     return m;
 }
-/// The first n (< 8) values of p in a vector, the rest `fill`.
+/// The first n (< VW) values of p in a vector, the rest `fill`.
 INLINE v8f ld_part(const float *p, long n, float fill) {
     v8f v = splat(fill);
     for (long i = 0; i < n; i++) v[i] = p[i];
@@ -64,7 +78,7 @@ INLINE v8f vgelu(v8f x) {
 #define MAP(fname, f)                                                 \
     static void KERNEL(fname)(float *x, long count) {                 \
         long i = 0;                                                   \
-        for (; i + 8 <= count; i += 8) st8(x + i, f(ld8(x + i)));     \
+        for (; i + VW <= count; i += VW) st8(x + i, f(ld8(x + i)));  \
         if (i < count) st_part(x + i, count - i, f(ld_part(x + i, count - i, 0)));  \
     }
 MAP(exp, vexp)
@@ -76,7 +90,7 @@ static void KERNEL(add_bias)(float *x, long rows, long cols, const float *bias) 
     for (long r = 0; r < rows; r++) {
         float *row = x + r * cols;
         long c = 0;
-        for (; c + 8 <= cols; c += 8) st8(row + c, ld8(row + c) + ld8(bias + c));
+        for (; c + VW <= cols; c += VW) st8(row + c, ld8(row + c) + ld8(bias + c));
         for (; c < cols; c++) row[c] += bias[c];
     }
 }
@@ -86,10 +100,10 @@ static void KERNEL(add_bias_gelu)(float *x, long rows, long cols, const float *b
         float *row = x + r * cols;
         long c = 0;
         if (bias) {
-            for (; c + 8 <= cols; c += 8) st8(row + c, vgelu(ld8(row + c) + ld8(bias + c)));
+            for (; c + VW <= cols; c += VW) st8(row + c, vgelu(ld8(row + c) + ld8(bias + c)));
             if (c < cols) st_part(row + c, cols - c, vgelu(ld_part(row + c, cols - c, 0) + ld_part(bias + c, cols - c, 0)));
         } else {
-            for (; c + 8 <= cols; c += 8) st8(row + c, vgelu(ld8(row + c)));
+            for (; c + VW <= cols; c += VW) st8(row + c, vgelu(ld8(row + c)));
             if (c < cols) st_part(row + c, cols - c, vgelu(ld_part(row + c, cols - c, 0)));
         }
     }
@@ -107,14 +121,14 @@ static void KERNEL(layer_norm)(const float *x, float *out, long rows, long cols,
         float *yr = out + r * cols;
         v8f s = splat(0), s2 = splat(0);
         long c = 0;
-        for (; c + 8 <= cols; c += 8) { v8f v = ld8(xr + c); s += v; s2 += v * v; }
+        for (; c + VW <= cols; c += VW) { v8f v = ld8(xr + c); s += v; s2 += v * v; }
         float sum = hsum(s), sum2 = hsum(s2);
         for (; c < cols; c++) { sum += xr[c]; sum2 += xr[c] * xr[c]; }
         const float mean = sum * inv;
         float var = sum2 * inv - mean * mean;
         var = var > 0 ? var : 0;
         const float rs = 1.0f / __builtin_sqrtf(var + eps);
-        for (c = 0; c + 8 <= cols; c += 8)
+        for (c = 0; c + VW <= cols; c += VW)
             st8(yr + c, (ld8(xr + c) - mean) * (rs * ld8(scale + c)) + ld8(bias + c));
         for (; c < cols; c++) yr[c] = (xr[c] - mean) * (rs * scale[c]) + bias[c];
     }
@@ -123,15 +137,15 @@ static void KERNEL(layer_norm)(const float *x, float *out, long rows, long cols,
 /// Rows of x (ld apart) replaced by exp(x - row max); inv[r] = 1 / the row's sum, so that
 /// softmax = x * inv[r] (the attention kernel folds that scale into its output instead).
 INLINE void exp_rows(float *x, long rows, long cols, long ld, float *inv) {
-    const long full = cols - cols % 8, tail = cols - full;
+    const long full = cols - cols % VW, tail = cols - full;
     for (long r = 0; r < rows; r++) {
         float *row = x + r * ld;
         v8f mv = splat(-__builtin_inff());
-        for (long c = 0; c < full; c += 8) mv = __builtin_elementwise_max(mv, ld8(row + c));
+        for (long c = 0; c < full; c += VW) mv = __builtin_elementwise_max(mv, ld8(row + c));
         if (tail) mv = __builtin_elementwise_max(mv, ld_part(row + full, tail, -__builtin_inff()));
         const v8f m = splat(hmax(mv));
         v8f acc = splat(0);
-        for (long c = 0; c < full; c += 8) { v8f e = vexp(ld8(row + c) - m); acc += e; st8(row + c, e); }
+        for (long c = 0; c < full; c += VW) { v8f e = vexp(ld8(row + c) - m); acc += e; st8(row + c, e); }
         if (tail) {
             v8f e = vexp(ld_part(row + full, tail, -__builtin_inff()) - m);   // padding: e^-inf = 0
             acc += e;
@@ -142,12 +156,12 @@ INLINE void exp_rows(float *x, long rows, long cols, long ld, float *inv) {
 }
 
 static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
-    const long full = cols - cols % 8, tail = cols - full;
+    const long full = cols - cols % VW, tail = cols - full;
     for (long r = 0; r < rows; r++) {
         float *row = x + r * ld, inv;
         exp_rows(row, 1, cols, ld, &inv);
         const v8f s = splat(inv);
-        for (long c = 0; c < full; c += 8) st8(row + c, ld8(row + c) * s);
+        for (long c = 0; c < full; c += VW) st8(row + c, ld8(row + c) * s);
         if (tail) st_part(row + full, tail, ld_part(row + full, tail, 0) * s);
     }
 }
@@ -159,33 +173,37 @@ static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
 // the head dimension), exp(score - row max) with the row sums kept aside, and the AR x 16 tiles
 // of P V over the keys, scaled by 1 / row sum as they are stored (the softmax's normalisation,
 // without a pass over P). Everything of a block stays in L1/L2; no C matrix is zeroed.
-#define AR 6
+// A tile row is NV = 16 / VW vectors; AR rows keep 12 accumulators in registers (6 x 2 ymm, or
+// 12 x 1 zmm of the 32 AVX-512 has).
+#define NV (16 / VW)
+#define AR (12 / NV)
 
 /// acc rows 0..<rows of an AR x 16 tile, each times scale[i], to dst (rows ld apart), the first
 /// `cols` (<= 16) columns.
-INLINE void store_tile(v8f acc[AR][2], const float *scale, float *dst, long ld, long rows, long cols) {
+INLINE void store_tile(v8f acc[AR][NV], const float *scale, float *dst, long ld, long rows, long cols) {
     for (long i = 0; i < rows; i++)
-        for (int h = 0; h < 2; h++) {
-            const long c = cols - 8L * h;
+        for (int h = 0; h < NV; h++) {
+            const long c = cols - (long)VW * h;
             const v8f x = scale ? acc[i][h] * splat(scale[i]) : acc[i][h];
-            if (c >= 8) st8(dst + i * ld + 8 * h, x);
-            else if (c > 0) st_part(dst + i * ld + 8 * h, c, x);
+            if (c >= VW) st8(dst + i * ld + VW * h, x);
+            else if (c > 0) st_part(dst + i * ld + VW * h, c, x);
         }
 }
 
 /// One step of a rank-1 update of an AR x 16 tile: acc[i] += rows[i][index] * b[0..<16].
-INLINE void tile_step(v8f acc[AR][2], const float *const rows[AR], long index, const float *b) {
-    const v8f b0 = ld8(b), b1 = ld8(b + 8);
+INLINE void tile_step(v8f acc[AR][NV], const float *const rows[AR], long index, const float *b) {
+    v8f bv[NV];
+    for (int h = 0; h < NV; h++) bv[h] = ld8(b + VW * h);
 #pragma clang loop unroll(full)
     for (int i = 0; i < AR; i++) {
         const v8f a = splat(rows[i][index]);
-        acc[i][0] += a * b0;
-        acc[i][1] += a * b1;
+        for (int h = 0; h < NV; h++) acc[i][h] += a * bv[h];
     }
 }
 
-INLINE void zero_tile(v8f acc[AR][2]) {
-    for (int i = 0; i < AR; i++) acc[i][0] = acc[i][1] = splat(0);
+INLINE void zero_tile(v8f acc[AR][NV]) {
+    for (int i = 0; i < AR; i++)
+        for (int h = 0; h < NV; h++) acc[i][h] = splat(0);
 }
 
 static void KERNEL(attention_head)(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
@@ -205,7 +223,7 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
         for (int i = 0; i < AR; i++) qr[i] = q + (i0 + (i < mr ? i : mr - 1)) * ld;   // spare rows repeat the last
         // scores: p [AR, np] = Q_block K^T
         for (long j0 = 0; j0 < np; j0 += 16) {
-            v8f acc[AR][2];
+            v8f acc[AR][NV];
             zero_tile(acc);
             const float *b = kp + j0 * dh;
             for (long d = 0; d < dh; d++, b += 16) tile_step(acc, qr, d, b);
@@ -221,7 +239,7 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
             }
         // out [mr, dh] = P V / row sums, 16 columns at a time (the last panel zero-padded).
         for (long c0 = 0; c0 < dh; c0 += 16) {
-            v8f acc[AR][2];
+            v8f acc[AR][NV];
             zero_tile(acc);
             const float *b = vp + c0 * n;
             for (long j = 0; j < n; j++, b += 16) tile_step(acc, pr, j, b);
@@ -230,6 +248,7 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
     }
 }
 #undef AR
+#undef NV
 
 const struct trk_table KERNEL(table) = {
     KERNEL(exp), KERNEL(sigmoid), KERNEL(tanh), KERNEL(gelu), KERNEL(add_bias), KERNEL(add_bias_gelu),

@@ -19,6 +19,7 @@ struct trk_table {
 extern const struct trk_table trk_generic_table;
 #if defined(__x86_64__)
 extern const struct trk_table trk_avx2_table;
+extern const struct trk_table trk_avx512_table;
 #endif
 
 #endif

@@ -22,6 +22,10 @@ public enum BLAS {
         openblas_set_num_threads(1)
     }
 
+    /// The kernel family OpenBLAS runs in this process (`openblas_get_corename`: its own choice
+    /// for the CPU, e.g. "Cooperlake", or the one `OPENBLAS_CORETYPE` names, e.g. "Haswell").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
     /// Threads per forward pass, as set by `setThreads` (default 1).
     public static var threads: Int {
         lock.lock()

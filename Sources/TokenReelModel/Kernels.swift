@@ -2,14 +2,18 @@ import CKernels
 
 // Element-wise and row-wise kernels that BLAS does not cover, in place on raw rows of workspace
 // buffers; shapes are (rows, cols) of a row-major matrix. They live in C (Sources/CKernels), built
-// for baseline x86-64 and for AVX2 + FMA and chosen at run time: Swift's SIMD types compile for
+// for baseline x86-64, for AVX2 + FMA and for AVX-512, and chosen at run time: Swift's SIMD types compile for
 // the baseline only, which made GELU and softmax about a sixth of a forward pass.
 //
 // The transcendental functions share one vectorised exp (Cephes-style range reduction and a
 // degree-6 polynomial, about 1 ulp), so softmax, sigmoid, tanh and GELU all vectorise.
 enum Kernels {
-    /// The kernel build in use: "avx2+fma" or "generic".
+    /// The kernel build in use: "avx512", "avx2+fma" or "generic".
     static var isa: String { String(cString: trk_kernels_isa()) }
+
+    /// Switches to the build named `isa`; false (and no switch) when this CPU cannot run it. For tests.
+    @discardableResult
+    static func use(_ isa: String) -> Bool { trk_kernels_use(isa) != 0 }
 
     /// Switches to the baseline build (true) or back to the best supported one (false); for tests.
     @discardableResult

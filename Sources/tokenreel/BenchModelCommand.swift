@@ -66,7 +66,7 @@ struct BenchModelCommand: ParsableCommand {
             sgemm = max(sgemm, rt)
             log(String(format: "sgemm %dx%dx%d: %.1f GFLOP/s on 1 thread, %.1f on %d", m, n, k, r1, rt, threads))
         }
-        log(String(format: "OpenBLAS sgemm, %d thread(s): best %.1f GFLOP/s over %d shapes", threads, sgemm, rateShapes.count))
+        log(String(format: "OpenBLAS sgemm, %d thread(s): best %.1f GFLOP/s over %d shapes (%@ kernels)", threads, sgemm, rateShapes.count, BLAS.coreName))
 
         for name in configs.split(separator: ",").map(String.init) {
             let bs = name.hasPrefix("B") ? [1] : sizes
@@ -97,7 +97,7 @@ struct BenchModelCommand: ParsableCommand {
             }
         }
 
-        print(String(format: "OpenBLAS sgemm best rate (%d threads): %.1f GFLOP/s", threads, sgemm))
+        print(String(format: "OpenBLAS sgemm best rate (%d threads): %.1f GFLOP/s (%@ kernels)", threads, sgemm, BLAS.coreName))
         print("| config | tokens | GFLOP/clip | batch | Swift clips/s | Swift GFLOP/s | JAX clips/s | JAX GFLOP/s | Swift/JAX | Swift % of sgemm |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rows {

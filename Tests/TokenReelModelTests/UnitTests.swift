@@ -4,15 +4,16 @@ import XCTest
 /// Kernels against scalar definitions, and the small file formats.
 final class UnitTests: XCTestCase {
     /// Runs `body` once with each kernel build this machine has (the baseline, and AVX2 + FMA
-    /// where supported), naming the build in failures.
+    /// and AVX-512 where supported), naming the build in failures.
     private func forEachKernelBuild(_ body: (String) throws -> Void) rethrows {
+        let best = Kernels.useGeneric(false)
         defer { Kernels.useGeneric(false) }
-        var seen = Set<String>()
-        for generic in [true, false] {
-            let isa = Kernels.useGeneric(generic)
-            if seen.insert(isa).inserted { try body(isa) }
+        for isa in ["generic", "avx2+fma", "avx512"] where Kernels.use(isa) {
+            XCTAssertEqual(Kernels.isa, isa)
+            try body(isa)
         }
-        XCTAssertEqual(Kernels.isa, Kernels.useGeneric(false))
+        XCTAssertTrue(Kernels.use(best), "the default build is one this machine runs: \(best)")
+        XCTAssertFalse(Kernels.use("avx1024"))
     }
 
     private func applied(_ xs: [Float], _ f: (UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
@@ -82,11 +83,13 @@ final class UnitTests: XCTestCase {
         }
         Kernels.useGeneric(true)
         let generic = run()
-        Kernels.useGeneric(false)
-        let best = run()
-        for (name, (a, b)) in zip(["softmax", "gelu+bias", "gelu", "bias", "layernorm", "fill"], zip(generic, best)) {
-            for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5 * max(1, abs(a[i])), "\(name)[\(i)]") }
+        for isa in ["avx2+fma", "avx512"] where Kernels.use(isa) {
+            let other = run()
+            for (name, (a, b)) in zip(["softmax", "gelu+bias", "gelu", "bias", "layernorm", "fill"], zip(generic, other)) {
+                for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5 * max(1, abs(a[i])), "\(isa) \(name)[\(i)]") }
+            }
         }
+        Kernels.useGeneric(false)
         let (softmax, gelu, plain, added, _, filled) = (generic[0], generic[1], generic[2], generic[3], generic[4], generic[5])
         for r in 0 ..< rows {
             XCTAssertEqual(softmax[r * ld ..< r * ld + cols].reduce(0, +), 1, accuracy: 1e-5)

@@ -1,7 +1,8 @@
 // Element-wise and row-wise float32 kernels of the model that BLAS does not cover (GELU, softmax,
-// LayerNorm, bias, sigmoid, tanh, exp), compiled twice from one source (kernels_impl.h): for
-// baseline x86-64 and for AVX2 + FMA. The first call picks the AVX2 build when the CPU and the OS
-// support it (TOKENREEL_KERNELS=generic in the environment forces the baseline build).
+// LayerNorm, bias, sigmoid, tanh, exp), compiled three times from one source (kernels_impl.h):
+// for baseline x86-64, for AVX2 + FMA (8-float vectors) and for AVX-512 (16-float vectors). The
+// first call picks the widest build the CPU and the OS support (TOKENREEL_KERNELS=avx2 in the
+// environment caps it at AVX2, TOKENREEL_KERNELS=generic forces the baseline build).
 //
 // Matrices are row-major: `rows` rows of `cols` values, consecutive rows `ld` floats apart where
 // a leading dimension is given, else `cols`. Every function works in place unless it names an
@@ -44,10 +45,15 @@ void trk_softmax_rows(float *x, long rows, long cols, long ld);
 void trk_attention_head(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                         float *out, long ldo, float *scratch, float *received, long received_rows);
 /// Scratch floats trk_attention_head needs for n keys of width dh.
-static inline long trk_attention_scratch(long n, long dh) { return (dh + 6) * ((n + 15) / 16 * 16) + (dh + 15) / 16 * 16 * n; }
+/// (K panels [dh, np], V panels [n, dp], scores for up to 12 query rows [12, np]; np, dp: n, dh
+/// rounded up to 16. The AVX-512 build takes 12 query rows at a time, the others 6.)
+static inline long trk_attention_scratch(long n, long dh) { return (dh + 12) * ((n + 15) / 16 * 16) + (dh + 15) / 16 * 16 * n; }
 
 /// The build in use: "avx2+fma" or "generic".
 const char *trk_kernels_isa(void);
+/// Switches to the build named `isa` ("generic", "avx2+fma" or "avx512"); 0 (and no switch)
+/// when this CPU cannot run it. For tests.
+int trk_kernels_use(const char *isa);
 /// Switches to the baseline build (generic != 0) or back to the best one the CPU supports
 /// (for tests comparing the two). Returns the build now in use.
 const char *trk_kernels_select(int generic);
