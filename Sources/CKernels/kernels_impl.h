@@ -168,18 +168,22 @@ static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
 
 // Attention for one head. K and V are first packed into 16-wide panels (K transposed: per block
 // of 16 keys a [dh, 16] panel; V: per block of 16 head columns an [n, 16] panel, zero-padded), so
-// every inner loop below reads one contiguous stream, as a BLAS micro-kernel does. Queries are
-// then processed AR rows at a time: their scores against all keys (an AR x 16 register tile over
-// the head dimension), exp(score - row max) with the row sums kept aside, and the AR x 16 tiles
-// of P V over the keys, scaled by 1 / row sum as they are stored (the softmax's normalisation,
+// every inner loop below reads contiguous streams, as a BLAS micro-kernel does. Queries are then
+// processed AR rows at a time: their scores against all keys (an AR x TW register tile over the
+// head dimension), exp(score - row max) with the row sums kept aside, and the AR x TW tiles of
+// P V over the keys, scaled by 1 / row sum as they are stored (the softmax's normalisation,
 // without a pass over P). Everything of a block stays in L1/L2; no C matrix is zeroed.
-// A tile row is NV = 16 / VW vectors; AR rows keep 12 accumulators in registers (6 x 2 ymm, or
-// 12 x 1 zmm of the 32 AVX-512 has).
-#define NV (16 / VW)
-#define AR (12 / NV)
+//
+// A tile row is NV = 2 vectors: TW = 16 columns (one panel) in the 8-wide builds, 6 rows x 2 ymm;
+// TW = 32 (two neighbouring panels) in the AVX-512 build, 12 rows x 2 zmm = 24 of its 32
+// registers, so each step's 12 broadcasts feed 24 FMAs. Keys and head columns are padded with
+// zeros to a whole tile.
+#define NV 2
+#define TW (NV * VW)
+#define AR (VW == 16 ? 12 : 6)
 
-/// acc rows 0..<rows of an AR x 16 tile, each times scale[i], to dst (rows ld apart), the first
-/// `cols` (<= 16) columns.
+/// acc rows 0..<rows of an AR x TW tile, each times scale[i], to dst (rows ld apart), the first
+/// `cols` (<= TW) columns.
 INLINE void store_tile(v8f acc[AR][NV], const float *scale, float *dst, long ld, long rows, long cols) {
     for (long i = 0; i < rows; i++)
         for (int h = 0; h < NV; h++) {
@@ -190,10 +194,10 @@ INLINE void store_tile(v8f acc[AR][NV], const float *scale, float *dst, long ld,
         }
 }
 
-/// One step of a rank-1 update of an AR x 16 tile: acc[i] += rows[i][index] * b[0..<16].
-INLINE void tile_step(v8f acc[AR][NV], const float *const rows[AR], long index, const float *b) {
+/// One step of a rank-1 update of an AR x TW tile: acc[i][h] += rows[i][index] * b[h * hstride ..< + VW].
+INLINE void tile_step(v8f acc[AR][NV], const float *const rows[AR], long index, const float *b, long hstride) {
     v8f bv[NV];
-    for (int h = 0; h < NV; h++) bv[h] = ld8(b + VW * h);
+    for (int h = 0; h < NV; h++) bv[h] = ld8(b + h * hstride);
 #pragma clang loop unroll(full)
     for (int i = 0; i < AR; i++) {
         const v8f a = splat(rows[i][index]);
@@ -208,7 +212,7 @@ INLINE void zero_tile(v8f acc[AR][NV]) {
 
 static void KERNEL(attention_head)(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                                    float *out, long ldo, float *scratch, float *received, long received_rows) {
-    const long np = (n + 15) & ~15L, dp = (dh + 15) & ~15L;
+    const long np = (n + TW - 1) / TW * TW, dp = (dh + TW - 1) / TW * TW;
     float *kp = scratch, *vp = kp + dh * np, *p = vp + dp * n;
     for (long j0 = 0; j0 < np; j0 += 16)                  // K panels: kp[j0 / 16][d][j % 16]
         for (long d = 0; d < dh; d++)
@@ -216,18 +220,20 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
     for (long c0 = 0; c0 < dp; c0 += 16)                  // V panels: vp[c0 / 16][j][c % 16]
         for (long j = 0; j < n; j++)
             for (long c = c0; c < c0 + 16; c++) vp[c0 * n + j * 16 + (c - c0)] = c < dh ? v[j * ld + c] : 0;
+    // A tile's second vector: the same panel's next 8 columns, or the next panel's first 16.
+    const long kstride = VW == 16 ? 16 * dh : VW, vstride = VW == 16 ? 16 * n : VW;
     float inv[AR];
     for (long i0 = 0; i0 < m; i0 += AR) {
         const long mr = m - i0 < AR ? m - i0 : AR;
         const float *qr[AR];
         for (int i = 0; i < AR; i++) qr[i] = q + (i0 + (i < mr ? i : mr - 1)) * ld;   // spare rows repeat the last
         // scores: p [AR, np] = Q_block K^T
-        for (long j0 = 0; j0 < np; j0 += 16) {
+        for (long j0 = 0; j0 < np; j0 += TW) {
             v8f acc[AR][NV];
             zero_tile(acc);
             const float *b = kp + j0 * dh;
-            for (long d = 0; d < dh; d++, b += 16) tile_step(acc, qr, d, b);
-            store_tile(acc, NULL, p + j0, np, mr, 16);
+            for (long d = 0; d < dh; d++, b += 16) tile_step(acc, qr, d, b, kstride);
+            store_tile(acc, NULL, p + j0, np, mr, TW);
         }
         exp_rows(p, mr, n, np, inv);
         const float *pr[AR];
@@ -237,17 +243,18 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
                 const float *row = p + i * np;
                 for (long j = 0; j < n; j++) received[j] += row[j] * inv[i];
             }
-        // out [mr, dh] = P V / row sums, 16 columns at a time (the last panel zero-padded).
-        for (long c0 = 0; c0 < dh; c0 += 16) {
+        // out [mr, dh] = P V / row sums, TW columns at a time (the last tile zero-padded).
+        for (long c0 = 0; c0 < dh; c0 += TW) {
             v8f acc[AR][NV];
             zero_tile(acc);
             const float *b = vp + c0 * n;
-            for (long j = 0; j < n; j++, b += 16) tile_step(acc, pr, j, b);
-            store_tile(acc, inv, out + i0 * ldo + c0, ldo, mr, dh - c0 < 16 ? dh - c0 : 16);
+            for (long j = 0; j < n; j++, b += 16) tile_step(acc, pr, j, b, vstride);
+            store_tile(acc, inv, out + i0 * ldo + c0, ldo, mr, dh - c0 < TW ? dh - c0 : TW);
         }
     }
 }
 #undef AR
+#undef TW
 #undef NV
 
 const struct trk_table KERNEL(table) = {

@@ -46,8 +46,9 @@ void trk_attention_head(const float *q, const float *k, const float *v, long ld,
                         float *out, long ldo, float *scratch, float *received, long received_rows);
 /// Scratch floats trk_attention_head needs for n keys of width dh.
 /// (K panels [dh, np], V panels [n, dp], scores for up to 12 query rows [12, np]; np, dp: n, dh
-/// rounded up to 16. The AVX-512 build takes 12 query rows at a time, the others 6.)
-static inline long trk_attention_scratch(long n, long dh) { return (dh + 12) * ((n + 15) / 16 * 16) + (dh + 15) / 16 * 16 * n; }
+/// rounded up to a whole tile, 32 at most. The AVX-512 build takes 12 query rows at a time, the
+/// others 6.)
+static inline long trk_attention_scratch(long n, long dh) { return (dh + 12) * ((n + 31) / 32 * 32) + (dh + 31) / 32 * 32 * n; }
 
 /// The build in use: "avx2+fma" or "generic".
 const char *trk_kernels_isa(void);
