@@ -27,7 +27,13 @@ typedef int v8i __attribute__((vector_size(4 * VW)));
 
 INLINE v8f ld8(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
 INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
-INLINE v8f splat(float x) { return (v8f){} + x; }
+INLINE v8f splat(float x) {
+#if VW == 16
+    return (v8f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+#else
+    return (v8f){x, x, x, x, x, x, x, x};
+#endif
+}
 INLINE float hsum(v8f v) {
 #if VW == 16
     return (((v[0] + v[8]) + (v[4] + v[12])) + ((v[1] + v[9]) + (v[5] + v[13])))
@@ -181,6 +187,7 @@ static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
 #define NV 2
 #define TW (NV * VW)
 #define AR (VW == 16 ? 12 : 6)
+#define PR 6                       // rows of a P V tile
 
 /// acc rows 0..<rows of an AR x TW tile, each times scale[i], to dst (rows ld apart), the first
 /// `cols` (<= TW) columns.
@@ -194,14 +201,28 @@ INLINE void store_tile(v8f acc[AR][NV], const float *scale, float *dst, long ld,
         }
 }
 
-/// One step of a rank-1 update of an AR x TW tile: acc[i][h] += rows[i][index] * b[h * hstride ..< + VW].
-INLINE void tile_step(v8f acc[AR][NV], const float *const rows[AR], long index, const float *b, long hstride) {
+/// One step of a rank-1 update of a PR x TW tile: acc[i][h] += rows[i][index] * b[h * hstride ..< + VW]
+/// (six row pointers fit in registers beside the loop's own).
+INLINE void tile_step_rows(v8f acc[AR][NV], const float *const rows[PR], long index, const float *b, long hstride) {
+    v8f bv[NV];
+    for (int h = 0; h < NV; h++) bv[h] = ld8(b + h * hstride);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < PR; i++) {
+        const v8f x = splat(rows[i][index]);
+        for (int h = 0; h < NV; h++) acc[i][h] += x * bv[h];
+    }
+}
+
+/// One step of a rank-1 update of an AR x TW tile: acc[i][h] += a[i] * b[h * hstride ..< + VW].
+/// `a` is one column of the row block, packed (AR consecutive floats), so the AR broadcasts are
+/// constant offsets from one pointer and the row pointers need no registers.
+INLINE void tile_step(v8f acc[AR][NV], const float *a, const float *b, long hstride) {
     v8f bv[NV];
     for (int h = 0; h < NV; h++) bv[h] = ld8(b + h * hstride);
 #pragma clang loop unroll(full)
     for (int i = 0; i < AR; i++) {
-        const v8f a = splat(rows[i][index]);
-        for (int h = 0; h < NV; h++) acc[i][h] += a * bv[h];
+        const v8f x = splat(a[i]);
+        for (int h = 0; h < NV; h++) acc[i][h] += x * bv[h];
     }
 }
 
@@ -213,10 +234,12 @@ INLINE void zero_tile(v8f acc[AR][NV]) {
 static void KERNEL(attention_head)(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                                    float *out, long ldo, float *scratch, float *received, long received_rows) {
     const long np = (n + TW - 1) / TW * TW, dp = (dh + TW - 1) / TW * TW;
-    float *kp = scratch, *vp = kp + dh * np, *p = vp + dp * n;
-    for (long j0 = 0; j0 < np; j0 += 16)                  // K panels: kp[j0 / 16][d][j % 16]
-        for (long d = 0; d < dh; d++)
-            for (long j = j0; j < j0 + 16; j++) kp[j0 * dh + d * 16 + (j - j0)] = j < n ? k[j * ld + d] : 0;
+    float *kp = scratch, *vp = kp + dh * np, *p = vp + dp * n, *at = p + AR * np;   // at: [dh, AR]
+    for (long j = 0; j < np; j++) {                       // K panels: kp[j / 16][d][j % 16]
+        float *col = kp + (j - j % 16) * dh + j % 16;      // (key by key: rows read in order, no gathers)
+        if (j < n) for (long d = 0; d < dh; d++) col[d * 16] = k[j * ld + d];
+        else for (long d = 0; d < dh; d++) col[d * 16] = 0;
+    }
     for (long c0 = 0; c0 < dp; c0 += 16)                  // V panels: vp[c0 / 16][j][c % 16]
         for (long j = 0; j < n; j++)
             for (long c = c0; c < c0 + 16; c++) vp[c0 * n + j * 16 + (c - c0)] = c < dh ? v[j * ld + c] : 0;
@@ -225,35 +248,42 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
     float inv[AR];
     for (long i0 = 0; i0 < m; i0 += AR) {
         const long mr = m - i0 < AR ? m - i0 : AR;
-        const float *qr[AR];
-        for (int i = 0; i < AR; i++) qr[i] = q + (i0 + (i < mr ? i : mr - 1)) * ld;   // spare rows repeat the last
+        // The block's queries packed by column: at[d][i] (spare rows repeat the last).
+        for (int i = 0; i < AR; i++) {
+            const float *row = q + (i0 + (i < mr ? i : mr - 1)) * ld;
+            for (long d = 0; d < dh; d++) at[d * AR + i] = row[d];
+        }
         // scores: p [AR, np] = Q_block K^T
         for (long j0 = 0; j0 < np; j0 += TW) {
             v8f acc[AR][NV];
             zero_tile(acc);
             const float *b = kp + j0 * dh;
-            for (long d = 0; d < dh; d++, b += 16) tile_step(acc, qr, d, b, kstride);
+            for (long d = 0; d < dh; d++, b += 16) tile_step(acc, at + d * AR, b, kstride);
             store_tile(acc, NULL, p + j0, np, mr, TW);
         }
         exp_rows(p, mr, n, np, inv);
-        const float *pr[AR];
-        for (int i = 0; i < AR; i++) pr[i] = p + (i < mr ? i : 0) * np;
         if (received)
             for (long i = 0; i < mr && i0 + i < received_rows; i++) {
                 const float *row = p + i * np;
                 for (long j = 0; j < n; j++) received[j] += row[j] * inv[i];
             }
-        // out [mr, dh] = P V / row sums, TW columns at a time (the last tile zero-padded).
-        for (long c0 = 0; c0 < dh; c0 += TW) {
-            v8f acc[AR][NV];
-            zero_tile(acc);
-            const float *b = vp + c0 * n;
-            for (long j = 0; j < n; j++, b += 16) tile_step(acc, pr, j, b, vstride);
-            store_tile(acc, inv, out + i0 * ldo + c0, ldo, mr, dh - c0 < TW ? dh - c0 : TW);
+        // out [mr, dh] = P V / row sums, PR rows and TW columns at a time (the last tile zero-padded).
+        for (long r0 = 0; r0 < mr; r0 += PR) {
+            const long rr = mr - r0 < PR ? mr - r0 : PR;
+            const float *pr[PR];
+            for (int i = 0; i < PR; i++) pr[i] = p + (r0 + (i < rr ? i : 0)) * np;
+            for (long c0 = 0; c0 < dh; c0 += TW) {
+                v8f acc[AR][NV];
+                zero_tile(acc);
+                const float *b = vp + c0 * n;
+                for (long j = 0; j < n; j++, b += 16) tile_step_rows(acc, pr, j, b, vstride);
+                store_tile(acc, inv + r0, out + (i0 + r0) * ldo + c0, ldo, rr, dh - c0 < TW ? dh - c0 : TW);
+            }
         }
     }
 }
 #undef AR
+#undef PR
 #undef TW
 #undef NV
 

@@ -45,10 +45,13 @@ void trk_softmax_rows(float *x, long rows, long cols, long ld);
 void trk_attention_head(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                         float *out, long ldo, float *scratch, float *received, long received_rows);
 /// Scratch floats trk_attention_head needs for n keys of width dh.
-/// (K panels [dh, np], V panels [n, dp], scores for up to 12 query rows [12, np]; np, dp: n, dh
-/// rounded up to a whole tile, 32 at most. The AVX-512 build takes 12 query rows at a time, the
-/// others 6.)
-static inline long trk_attention_scratch(long n, long dh) { return (dh + 12) * ((n + 31) / 32 * 32) + (dh + 31) / 32 * 32 * n; }
+/// (K panels [dh, np], V panels [n, dp], scores for up to 12 query rows [12, np], and the query
+/// block packed by column [dh, 12]; np, dp: n, dh rounded up to a whole tile, 32 at most. The
+/// AVX-512 build takes 12 query rows at a time, the others 6.)
+static inline long trk_attention_scratch(long n, long dh) {
+    const long np = (n + 31) / 32 * 32, dp = (dh + 31) / 32 * 32;
+    return dh * np + dp * n + 12 * np + 12 * dh;
+}
 
 /// The build in use: "avx2+fma" or "generic".
 const char *trk_kernels_isa(void);
