@@ -367,7 +367,7 @@ public final class SweepRunner: @unchecked Sendable {
         var measured: [SweepReport.Point] = []
         for (i, p) in points.enumerated() {
             // The files in the point's directory are the last run's.
-            let outcome = outcomes[i][outcomes[i].count - 1]
+            let outcome = outcomes[i].last!
             let evaluation = EvaluationReport(labels: p.model.labels, outcome: outcome)
             let title = "\(p.point.name) (\(p.model.name)): " + String(format: "%.1f%% of %d videos", 100 * evaluation.accuracy, evaluation.total)
             try evaluation.write(to: directory(of: p.point), title: title)

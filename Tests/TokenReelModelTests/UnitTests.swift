@@ -104,9 +104,9 @@ final class UnitTests: XCTestCase {
         }
     }
 
-    /// The fused attention head against a naive softmax(Q K^T) V in Double, on both kernel
-    /// builds, at sizes that leave partial row blocks (m % 6), key tiles (n % 16) and column
-    /// tiles (dh % 16, dh % 8), with q|k|v interleaved in one matrix and a strided output; float32
+    /// The fused attention head against a naive softmax(Q K^T) V in Double, on every kernel
+    /// build, at sizes that leave partial row blocks (m % 6, m % 12), key tiles (n % 16, n % 32)
+    /// and column tiles (dh % 8, dh % 16, dh % 32), with q|k|v interleaved in one matrix and a strided output; float32
     /// against double, so to 1e-5.
     func testAttentionHeadMatchesNaive() {
         var state: UInt64 = 3

@@ -53,7 +53,7 @@ static inline long trk_attention_scratch(long n, long dh) {
     return dh * np + dp * n + 12 * np + 12 * dh;
 }
 
-/// The build in use: "avx2+fma" or "generic".
+/// The build in use: "avx512", "avx2+fma" or "generic".
 const char *trk_kernels_isa(void);
 /// Switches to the build named `isa` ("generic", "avx2+fma" or "avx512"); 0 (and no switch)
 /// when this CPU cannot run it. For tests.
