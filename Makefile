@@ -32,7 +32,8 @@ test: setup setup-python
 	$(SWIFT) test --skip-build --disable-swift-testing   # every test is XCTest
 	@if [ -d training/tests ]; then .venv/bin/python -m pytest -q training/tests; fi
 
-## Reproduce the Motion10 model from nothing (render, export, train, evaluate; about an hour).
+## Reproduce the Motion10 models from nothing (render, export, train the 64x64 model and its 96x96
+## fine-tune, evaluate; about an hour and a half).
 train:
 	scripts/train-motion10.sh
 
