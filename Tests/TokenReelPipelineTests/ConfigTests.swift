@@ -19,6 +19,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(s.sampling.mode, .sliding)
         XCTAssertEqual(s.sampling.clipSeconds, 2.0)
         XCTAssertEqual(s.sampling.strideSeconds, 2.0)
+        XCTAssertEqual(s.modelURLs.map(\.path), [hires.path, hires.path], "windows go through the default's cascade")
+        XCTAssertEqual(s.lastStageAlone.preprocess, d.lastStageAlone.preprocess)
         let m = try PipelineConfig.load(path: dir.appendingPathComponent("multiview.yaml").path)
         XCTAssertEqual(m.sampling.mode, .multiview)
         XCTAssertEqual(m.sampling.clips, 4)
