@@ -71,8 +71,8 @@ int trk_kernels_use(const char *isa) {
     return t != NULL;
 }
 
-const char *trk_kernels_select(int generic) {
-    const struct trk_table *t = generic ? &trk_generic_table : best();
+const char *trk_kernels_use_best(void) {
+    const struct trk_table *t = best();
     atomic_store_explicit(&current, t, memory_order_release);
     return name(t);
 }

@@ -15,9 +15,9 @@ enum Kernels {
     @discardableResult
     static func use(_ isa: String) -> Bool { trk_kernels_use(isa) != 0 }
 
-    /// Switches to the baseline build (true) or back to the best supported one (false); for tests.
+    /// Switches back to the build chosen at start (the widest supported); its name. For tests.
     @discardableResult
-    static func useGeneric(_ generic: Bool) -> String { String(cString: trk_kernels_select(generic ? 1 : 0)) }
+    static func useBest() -> String { String(cString: trk_kernels_use_best()) }
 
     /// x[i] = e^x[i], about 1 ulp for x in [-87, 88], saturating outside.
     static func exp(_ x: UnsafeMutablePointer<Float>, _ count: Int) { trk_exp(x, count) }

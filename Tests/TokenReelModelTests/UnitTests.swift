@@ -6,8 +6,8 @@ final class UnitTests: XCTestCase {
     /// Runs `body` once with each kernel build this machine has (the baseline, and AVX2 + FMA
     /// and AVX-512 where supported), naming the build in failures.
     private func forEachKernelBuild(_ body: (String) throws -> Void) rethrows {
-        let best = Kernels.useGeneric(false)
-        defer { Kernels.useGeneric(false) }
+        let best = Kernels.useBest()
+        defer { Kernels.useBest() }
         for isa in ["generic", "avx2+fma", "avx512"] where Kernels.use(isa) {
             XCTAssertEqual(Kernels.isa, isa)
             try body(isa)
@@ -81,7 +81,7 @@ final class UnitTests: XCTestCase {
             Kernels.fillRows(&filled, rows: rows, cols: cols, bias)
             return [softmax, gelu, plain, added, norm, filled]
         }
-        Kernels.useGeneric(true)
+        XCTAssertTrue(Kernels.use("generic"))
         let generic = run()
         for isa in ["avx2+fma", "avx512"] where Kernels.use(isa) {
             let other = run()
@@ -89,7 +89,7 @@ final class UnitTests: XCTestCase {
                 for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5 * max(1, abs(a[i])), "\(isa) \(name)[\(i)]") }
             }
         }
-        Kernels.useGeneric(false)
+        Kernels.useBest()
         let (softmax, gelu, plain, added, _, filled) = (generic[0], generic[1], generic[2], generic[3], generic[4], generic[5])
         for r in 0 ..< rows {
             XCTAssertEqual(softmax[r * ld ..< r * ld + cols].reduce(0, +), 1, accuracy: 1e-5)

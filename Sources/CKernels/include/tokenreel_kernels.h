@@ -58,9 +58,9 @@ const char *trk_kernels_isa(void);
 /// Switches to the build named `isa` ("generic", "avx2+fma" or "avx512"); 0 (and no switch)
 /// when this CPU cannot run it. For tests.
 int trk_kernels_use(const char *isa);
-/// Switches to the baseline build (generic != 0) or back to the best one the CPU supports
-/// (for tests comparing the two). Returns the build now in use.
-const char *trk_kernels_select(int generic);
+/// Switches back to the build the first call picks (the widest the CPU supports, as capped by
+/// TOKENREEL_KERNELS); returns its name. For tests.
+const char *trk_kernels_use_best(void);
 
 #ifdef __cplusplus
 }
