@@ -92,3 +92,14 @@ void trk_attention_head(const float *q, const float *k, const float *v, long ld,
                         float *out, long ldo, float *scratch, float *received, long received_rows) {
     table()->attention_head(q, k, v, ld, m, n, dh, out, ldo, scratch, received, received_rows);
 }
+void trk_gemm_packed(long m, long n, long k, const float *a, long lda, const float *bp,
+                     const float *bias, float *c, long ldc, int flags) {
+    table()->gemm_packed(m, n, k, a, lda, bp, bias, c, ldc, flags);
+}
+
+void trk_pack_b(const float *b, long k, long n, long ldb, float *bp) {
+    const long np = (n + 31) / 32 * 32;
+    for (long j0 = 0; j0 < np; j0 += 16)
+        for (long p = 0; p < k; p++)
+            for (long j = j0; j < j0 + 16; j++) *bp++ = j < n ? b[p * ldb + j] : 0;
+}

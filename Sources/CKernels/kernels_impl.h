@@ -226,6 +226,17 @@ INLINE void tile_step(v8f acc[AR][NV], const float *a, const float *b, long hstr
     }
 }
 
+/// tile_step with the AR values of A read in place, rows `lda` apart: a[i * lda].
+INLINE void tile_step_strided(v8f acc[AR][NV], const float *a, long lda, const float *b, long hstride) {
+    v8f bv[NV];
+    for (int h = 0; h < NV; h++) bv[h] = ld8(b + h * hstride);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < AR; i++) {
+        const v8f x = splat(a[i * lda]);
+        for (int h = 0; h < NV; h++) acc[i][h] += x * bv[h];
+    }
+}
+
 INLINE void zero_tile(v8f acc[AR][NV]) {
     for (int i = 0; i < AR; i++)
         for (int h = 0; h < NV; h++) acc[i][h] = splat(0);
@@ -282,6 +293,70 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
         }
     }
 }
+
+// C = A B (+ bias, GELU, + C) against a B packed once by trk_pack_b (see tokenreel_kernels.h):
+// the weight products of the model, where B is a parameter and its packing is paid at load.
+// Blocked as a BLAS level-3 routine is: K in chunks of KC (the packed row block, AR x KC, stays in
+// L1 across a whole band of tiles), N in bands of NC columns (the KC x NC slice of B, read once per
+// row block, stays in L2), rows AR at a time, each band as AR x TW register tiles (the attention's
+// tile_step: AR broadcasts feed AR x NV FMAs per step). The first chunk starts from zero (or from
+// C when accumulating), later ones from the partial sums stored in C; the last adds the bias,
+// applies GELU and stores.
+#define KC 512
+#define NC 256
+
+static void KERNEL(gemm_packed)(long m, long n, long k, const float *a, long lda, const float *bp,
+                                const float *bias, float *c, long ldc, int flags) {
+    const int accumulate = (flags & TRK_GEMM_ACCUMULATE) != 0, gelu = (flags & TRK_GEMM_GELU) != 0;
+    const long bstride = VW == 16 ? 16 * k : VW;          // a tile's second vector (as in attention)
+    float at[KC * AR];                                     // the row block's chunk of A, by column
+    for (long k0 = 0; k0 < k; k0 += KC) {
+        const long kc = k - k0 < KC ? k - k0 : KC;
+        const int first = k0 == 0, last = k0 + kc == k;
+        for (long n0 = 0; n0 < n; n0 += NC) {
+            const long n1 = n - n0 < NC ? n : n0 + NC;
+            for (long i0 = 0; i0 < m; i0 += AR) {
+                const long mr = m - i0 < AR ? m - i0 : AR;
+                const float *ab = a + i0 * lda + k0;        // a whole block is read in place
+                if (mr < AR)
+                    for (int i = 0; i < AR; i++) {         // a short one is packed, spare rows repeating the last
+                        const float *row = a + (i0 + (i < mr ? i : mr - 1)) * lda + k0;
+                        for (long p = 0; p < kc; p++) at[p * AR + i] = row[p];
+                    }
+                for (long j0 = n0; j0 < n1; j0 += TW) {
+                    const long cols = n1 - j0 < TW ? n1 - j0 : TW;
+                    float *ct = c + i0 * ldc + j0;
+                    v8f acc[AR][NV];
+                    if (first && !accumulate) zero_tile(acc);
+                    else
+                        for (long i = 0; i < AR; i++)
+                            for (int h = 0; h < NV; h++) {
+                                const long cc = cols - (long)VW * h;
+                                acc[i][h] = i >= mr || cc <= 0 ? splat(0)
+                                          : cc >= VW ? ld8(ct + i * ldc + VW * h) : ld_part(ct + i * ldc + VW * h, cc, 0);
+                            }
+                    const float *b = bp + (j0 - j0 % 16) * k + k0 * 16 + j0 % 16;
+                    if (mr < AR) for (long p = 0; p < kc; p++, b += 16) tile_step(acc, at + p * AR, b, bstride);
+                    else for (long p = 0; p < kc; p++, b += 16) tile_step_strided(acc, ab + p, lda, b, bstride);
+                    if (last) {
+                        for (int h = 0; h < NV; h++) {
+                            const long cc = cols - (long)VW * h;
+                            if (cc <= 0) continue;
+                            const v8f bv = !bias ? splat(0) : cc >= VW ? ld8(bias + j0 + VW * h) : ld_part(bias + j0 + VW * h, cc, 0);
+                            for (long i = 0; i < mr; i++) {
+                                acc[i][h] += bv;
+                                if (gelu) acc[i][h] = vgelu(acc[i][h]);
+                            }
+                        }
+                    }
+                    store_tile(acc, NULL, ct, ldc, mr, cols);
+                }
+            }
+        }
+    }
+}
+#undef KC
+#undef NC
 #undef AR
 #undef PR
 #undef TW
@@ -289,5 +364,5 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
 
 const struct trk_table KERNEL(table) = {
     KERNEL(exp), KERNEL(sigmoid), KERNEL(tanh), KERNEL(gelu), KERNEL(add_bias), KERNEL(add_bias_gelu),
-    KERNEL(fill_rows), KERNEL(layer_norm), KERNEL(softmax_rows), KERNEL(attention_head),
+    KERNEL(fill_rows), KERNEL(layer_norm), KERNEL(softmax_rows), KERNEL(attention_head), KERNEL(gemm_packed),
 };

@@ -14,6 +14,7 @@ struct trk_table {
     void (*softmax_rows)(float *, long, long, long);
     void (*attention_head)(const float *, const float *, const float *, long, long, long, long,
                            float *, long, float *, float *, long);
+    void (*gemm_packed)(long, long, long, const float *, long, const float *, const float *, float *, long, int);
 };
 
 extern const struct trk_table trk_generic_table;

@@ -24,6 +24,8 @@ struct Scratch {
     let scoresPerThread: Int
     /// Threads of this forward pass (`BLAS.threads` when it started).
     let threads: Int
+    /// Weight products on the packed kernels (`VideoModel.usesPackedProducts` when it started).
+    let packed: Bool
 }
 
 extension VideoModel {
@@ -54,6 +56,26 @@ extension VideoModel {
     /// Query rows per OpenBLAS attention block: keeps a block of probabilities ([rows, N]) in cache.
     static let attentionRowBlock = 256
 
+    /// Where the products with weight matrices run (embedding, q|k|v, attention output, MLPs,
+    /// TokenLearner MLPs, head): true, on TokenReel's own kernels against weights packed at load,
+    /// with bias, GELU and residual fused into the store (`Kernels.gemmPacked`); false, on
+    /// OpenBLAS. nil (the default): the packed kernels when their AVX-512 build runs, OpenBLAS
+    /// otherwise. On AVX-512 they match OpenBLAS's own AVX-512 kernels on these shapes and keep
+    /// that speed when OPENBLAS_CORETYPE holds OpenBLAS to AVX2 (1.6-1.9x its rate there); their
+    /// AVX2 build only matches OpenBLAS's AVX2 kernels (Benchmarks/model/README.md). `TOKENREEL_GEMM=openblas`
+    /// or `=packed` in the environment sets it; tests set it directly. Products of two
+    /// activations (attention beyond the fused kernel's size, TokenLearner pooling, TokenFuser)
+    /// always run on OpenBLAS.
+    nonisolated(unsafe) static var packedProducts: Bool? = {
+        switch ProcessInfo.processInfo.environment["TOKENREEL_GEMM"] {
+        case "openblas": return false
+        case "packed": return true
+        default: return nil
+        }
+    }()
+    /// `packedProducts`, with its default resolved for the kernel build in use.
+    public static var usesPackedProducts: Bool { packedProducts ?? (Kernels.isa == "avx512") }
+
     func scratch(batch b: Int, _ ws: ModelWorkspace) -> Scratch {
         let c = config, d = c.hiddenSize
         let g = b * c.grid.t, pp = c.positionsPerSlice
@@ -73,7 +95,8 @@ extension VideoModel {
             tokens: ws.buffer(.tokens, g * s * d), tokens2: ws.buffer(.tokens2, g * s * d),
             im2col: ws.buffer(.im2col, v10 ? g * pp * 9 * max(d, s) : 0),
             pooled: ws.buffer(.pooled, b * r), pooled2: ws.buffer(.pooled2, b * r),
-            keepScores: ws.buffer(.keepScores, tokenKeeping == nil ? 0 : threads * b * n0), scoresPerThread: sp, threads: threads)
+            keepScores: ws.buffer(.keepScores, tokenKeeping == nil ? 0 : threads * b * n0), scoresPerThread: sp, threads: threads,
+            packed: Self.usesPackedProducts)
     }
 
     // MARK: embedding
@@ -103,7 +126,11 @@ extension VideoModel {
                     }
                 }
             }
-            BLAS.gemm(r1 - r0, d, k, patches + r0 * k, lda: k, params.embedKernel, ldb: d, embedded + r0 * d, ldc: d)
+            if s.packed {
+                Kernels.gemmPacked(patches + r0 * k, lda: k, rows: r1 - r0, k: k, params.embedPacked, n: d, bias: nil, embedded + r0 * d, ldo: d, .set)
+            } else {
+                BLAS.gemm(r1 - r0, d, k, patches + r0 * k, lda: k, params.embedKernel, ldb: d, embedded + r0 * d, ldc: d)
+            }
         }
         BLAS.parallel(b, parts: s.threads) { _, b0, b1 in
             for bi in b0 ..< b1 {
@@ -203,14 +230,12 @@ extension VideoModel {
         }
     }
 
-    /// Phase 1 of a block over all rows of x [rows, D]: s.y = LN0(x), s.qkv = s.y @ W_qkv + b
-    /// (the bias pre-filled and the product accumulated onto it).
+    /// Phase 1 of a block over all rows of x [rows, D]: s.y = LN0(x), s.qkv = s.y @ W_qkv + b.
     private func projectQKV(_ p: BlockParams, x: UnsafeMutablePointer<Float>, rows: Int, _ s: Scratch) {
         let d = config.hiddenSize, ld = 3 * d, eps = config.layerNormEpsilon
         BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: p.ln0.scale, bias: p.ln0.bias, eps: eps)
-            Kernels.fillRows(s.qkv + r0 * ld, rows: r1 - r0, cols: ld, p.qkv.bias)
-            BLAS.gemm(r1 - r0, ld, d, s.y + r0 * d, lda: d, p.qkv.kernel, ldb: ld, s.qkv + r0 * ld, ldc: ld, beta: 1)
+            product(s.y + r0 * d, rows: r1 - r0, p.qkv, into: s.qkv + r0 * ld, .set, s)
         }
     }
 
@@ -256,20 +281,16 @@ extension VideoModel {
             }
             r = end
         }
-        BLAS.gemm(r1 - r0, d, d, s.attn + r0 * d, lda: d, p.out.kernel, ldb: d, x + r0 * d, ldc: d, beta: 1)
-        Kernels.addBias(x + r0 * d, rows: r1 - r0, cols: d, p.out.bias)
+        product(s.attn + r0 * d, rows: r1 - r0, p.out, into: x + r0 * d, .accumulate, s)
     }
 
-    /// Rows r0..<r1 of x [rows, D], in place: x += fc2(GELU(fc1(LN1(x)))), the fc1 bias pre-filled.
+    /// Rows r0..<r1 of x [rows, D], in place: x += fc2(GELU(fc1(LN1(x)))).
     private func mlp(_ p: BlockParams, x: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int, _ s: Scratch) {
         let d = config.hiddenSize, m = config.mlpDim
         let nr = r1 - r0, xr = x + r0 * d, yr = s.y + r0 * d, hr = s.hidden + r0 * m
         Kernels.layerNorm(xr, yr, rows: nr, cols: d, scale: p.ln1.scale, bias: p.ln1.bias, eps: config.layerNormEpsilon)
-        Kernels.fillRows(hr, rows: nr, cols: m, p.fc1.bias)
-        BLAS.gemm(nr, m, d, yr, lda: d, p.fc1.kernel, ldb: m, hr, ldc: m, beta: 1)
-        Kernels.addBiasGELU(hr, rows: nr, cols: m, nil)
-        BLAS.gemm(nr, d, m, hr, lda: m, p.fc2.kernel, ldb: d, xr, ldc: d, beta: 1)
-        Kernels.addBias(xr, rows: nr, cols: d, p.fc2.bias)
+        product(yr, rows: nr, p.fc1, into: hr, .gelu, s)
+        product(hr, rows: nr, p.fc2, into: xr, .accumulate, s)
     }
 
     /// LayerNorm then a two-layer MLP (GELU between) on rows of x [rows, D] -> out [rows, outDim],
@@ -278,8 +299,8 @@ extension VideoModel {
         let d = config.hiddenSize, eps = config.layerNormEpsilon
         BLAS.parallel(rows, parts: s.threads, minimum: Self.minimumRowsPerThread) { _, r0, r1 in
             Kernels.layerNorm(x + r0 * d, s.y + r0 * d, rows: r1 - r0, cols: d, scale: ln.scale, bias: ln.bias, eps: eps)
-            dense(s.y + r0 * d, rows: r1 - r0, fc1, into: s.hidden + r0 * fc1.outDim, gelu: true)
-            dense(s.hidden + r0 * fc1.outDim, rows: r1 - r0, fc2, into: out + r0 * fc2.outDim)
+            product(s.y + r0 * d, rows: r1 - r0, fc1, into: s.hidden + r0 * fc1.outDim, .gelu, s)
+            product(s.hidden + r0 * fc1.outDim, rows: r1 - r0, fc2, into: out + r0 * fc2.outDim, .set, s)
         }
     }
 
@@ -390,16 +411,30 @@ extension VideoModel {
         }
         var features = s.pooled
         if let pre = params.preLogits {
-            dense(s.pooled, rows: b, pre, into: s.pooled2)
+            product(s.pooled, rows: b, pre, into: s.pooled2, .set, s)
             Kernels.tanh(s.pooled2, b * pre.outDim)
             features = s.pooled2
         }
-        dense(features, rows: b, params.head, into: out)
+        product(features, rows: b, params.head, into: out, .set, s)
     }
 
-    /// out [rows, outDim] = x [rows, inDim] @ kernel + bias (then GELU).
-    func dense(_ x: UnsafePointer<Float>, rows: Int, _ p: Dense, into out: UnsafeMutablePointer<Float>, gelu: Bool = false) {
-        BLAS.gemm(rows, p.outDim, p.inDim, x, lda: p.inDim, p.kernel, ldb: p.outDim, out, ldc: p.outDim)
-        if gelu { Kernels.addBiasGELU(out, rows: rows, cols: p.outDim, p.bias) } else { Kernels.addBias(out, rows: rows, cols: p.outDim, p.bias) }
+    /// out [rows, outDim] = x [rows, inDim] @ kernel + bias, then GELU, or added to out, as
+    /// `output` says; on the packed kernels or OpenBLAS (`s.packed`). On OpenBLAS the bias is
+    /// pre-filled and the product accumulated onto it where the output is not a residual.
+    func product(_ x: UnsafePointer<Float>, rows: Int, _ p: Dense, into out: UnsafeMutablePointer<Float>, _ output: Kernels.ProductOutput, _ s: Scratch) {
+        let (k, n) = (p.inDim, p.outDim)
+        if s.packed {
+            Kernels.gemmPacked(x, lda: k, rows: rows, k: k, p.packed, n: n, bias: p.bias, out, ldo: n, output)
+            return
+        }
+        switch output {
+        case .set, .gelu:
+            Kernels.fillRows(out, rows: rows, cols: n, p.bias)
+            BLAS.gemm(rows, n, k, x, lda: k, p.kernel, ldb: n, out, ldc: n, beta: 1)
+            if output == .gelu { Kernels.addBiasGELU(out, rows: rows, cols: n, nil) }
+        case .accumulate:
+            BLAS.gemm(rows, n, k, x, lda: k, p.kernel, ldb: n, out, ldc: n, beta: 1)
+            Kernels.addBias(out, rows: rows, cols: n, p.bias)
+        }
     }
 }

@@ -1,7 +1,9 @@
 import CKernels
+import Dispatch
 
 // Element-wise and row-wise kernels that BLAS does not cover, in place on raw rows of workspace
-// buffers; shapes are (rows, cols) of a row-major matrix. They live in C (Sources/CKernels), built
+// buffers, the fused attention head, and products against weights packed at load (`gemmPacked`);
+// shapes are (rows, cols) of a row-major matrix. They live in C (Sources/CKernels), built
 // for baseline x86-64, for AVX2 + FMA and for AVX-512, and chosen at run time: Swift's SIMD types compile for
 // the baseline only, which made GELU and softmax about a sixth of a forward pass.
 //
@@ -74,10 +76,81 @@ enum Kernels {
 
     static func attentionScratch(keys: Int, headDim: Int) -> Int { trk_attention_scratch(keys, headDim) }
 
+    /// A weight matrix w [rows, cols] packed for `gemmPacked` into a buffer from `alloc`
+    /// (panels of 16 columns, zero-padded to a multiple of 32; the same layout for every build).
+    static func pack(_ w: UnsafePointer<Float>, rows: Int, cols: Int, alloc: (Int) -> UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let p = alloc(trk_packed_size(rows, cols))
+        trk_pack_b(w, rows, cols, cols, p)
+        return UnsafePointer(p)
+    }
+
+    /// What `gemmPacked` does with its result.
+    enum ProductOutput {
+        /// out = x W + b
+        case set
+        /// out = GELU(x W + b)
+        case gelu
+        /// out += x W + b (a residual)
+        case accumulate
+    }
+
+    /// out [rows, n] (rows `ldo` apart) = x [rows, k] (rows `lda` apart) times a weight matrix
+    /// [k, n] packed by `pack`, plus bias (may be nil), as `output` says. Single-threaded; `out`
+    /// must not overlap `x`.
+    static func gemmPacked(
+        _ x: UnsafePointer<Float>, lda: Int, rows: Int, k: Int, _ packed: UnsafePointer<Float>, n: Int,
+        bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>, ldo: Int, _ output: ProductOutput
+    ) {
+        let flags: Int32 = switch output {
+        case .set: 0
+        case .gelu: Int32(TRK_GEMM_GELU)
+        case .accumulate: Int32(TRK_GEMM_ACCUMULATE)
+        }
+        trk_gemm_packed(rows, n, k, x, lda, packed, bias, out, ldo, flags)
+    }
+
     /// rows x cols matrix `src` (leading dimension `ld`) written transposed into `dst` (cols x rows).
     static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, _ dst: UnsafeMutablePointer<Float>) {
         for r in 0 ..< rows {
             for c in 0 ..< cols { dst[c * rows + r] = src[r * ld + c] }
         }
+    }
+}
+
+/// TokenReel's own product kernels against packed weights (`Kernels.gemmPacked`), as the
+/// benchmarks see them.
+public enum PackedGEMM {
+    /// The kernel build in use: "avx512", "avx2+fma" or "generic".
+    public static var isa: String { Kernels.isa }
+
+    /// Where the model's weight products run in this process: "packed (avx512)" and the like, or
+    /// "OpenBLAS (Haswell)" (see `VideoModel.packedProducts`).
+    public static var path: String {
+        VideoModel.usesPackedProducts ? "packed kernels (\(Kernels.isa))" : "OpenBLAS (\(BLAS.coreName) kernels)"
+    }
+
+    /// Times `C = A B` for A [m, k] and B [k, n] packed beforehand, rows split over `threads`
+    /// threads as the model splits them, and returns the best rate over `repeats` runs, in
+    /// GFLOP/s (2mnk per product): the counterpart of `BLAS.sgemmRate` for these kernels.
+    public static func rate(m: Int, n: Int, k: Int, threads: Int, repeats: Int = 5) -> Double {
+        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
+        for i in 0 ..< m * k { a.pointer[i] = Float(i % 7) * 0.1 }
+        for i in 0 ..< k * n { b.pointer[i] = Float(i % 5) * 0.1 }
+        var packed: FloatBuffer?
+        let bp = Kernels.pack(b.pointer, rows: k, cols: n) { count in
+            let buffer = FloatBuffer(count: count)
+            packed = buffer
+            return buffer.pointer
+        }
+        var best = Double.infinity
+        for _ in 0 ... repeats {   // the first run warms up
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            BLAS.parallel(m, parts: threads) { _, r0, r1 in
+                Kernels.gemmPacked(a.pointer + r0 * k, lda: k, rows: r1 - r0, k: k, bp, n: n, bias: nil, c.pointer + r0 * n, ldo: n, .set)
+            }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        withExtendedLifetime(packed) {}
+        return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
     }
 }

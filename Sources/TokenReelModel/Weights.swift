@@ -2,11 +2,22 @@
 // owned buffers for converted and packed weights). Checkpoint key beside every field.
 // Shapes use the legend of Tensor.swift.
 
-/// x @ kernel + bias. kernel [in, out] row-major, bias [out].
+/// x @ kernel + bias. kernel [in, out] row-major, bias [out]; `packed`: the kernel packed at
+/// load for `Kernels.gemmPacked` (see `Kernels.pack`).
 struct Dense {
     let kernel: UnsafePointer<Float>
+    let packed: UnsafePointer<Float>
     let bias: UnsafePointer<Float>
     let inDim: Int, outDim: Int
+
+    /// Packs `kernel` into a buffer from `alloc`.
+    init(kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, inDim: Int, outDim: Int, alloc: (Int) -> UnsafeMutablePointer<Float>) {
+        self.kernel = kernel
+        self.packed = Kernels.pack(kernel, rows: inDim, cols: outDim, alloc: alloc)
+        self.bias = bias
+        self.inDim = inDim
+        self.outDim = outDim
+    }
 }
 
 /// LayerNorm over D: `.../scale` [D], `.../bias` [D].
@@ -49,6 +60,8 @@ struct FuserParams {
 struct ModelParams {
     /// embedding/kernel [t, h, w, 3, D] read as [t*h*w*3, D].
     let embedKernel: UnsafePointer<Float>
+    /// embedKernel packed for `Kernels.gemmPacked`.
+    let embedPacked: UnsafePointer<Float>
     /// Added to every embedded token [N, D]: pos_embedding + embedding/bias (row 0 with the
     /// `token` classifier: pos_embedding[0] + cls, no bias). For a model resized to another
     /// geometry (`VideoModel.resized`), built from the resampled position embedding.
@@ -74,9 +87,10 @@ extension ModelParams {
     init(config c: ModelConfig, tensor: (String) -> UnsafePointer<Float>, alloc: (Int) -> UnsafeMutablePointer<Float>) {
         let d = c.hiddenSize
         func ln(_ p: String) -> LayerNormParams { LayerNormParams(scale: tensor(p + "/scale"), bias: tensor(p + "/bias")) }
-        func dense(_ p: String, _ i: Int, _ o: Int) -> Dense { Dense(kernel: tensor(p + "/kernel"), bias: tensor(p + "/bias"), inDim: i, outDim: o) }
+        func dense(_ p: String, _ i: Int, _ o: Int) -> Dense { Dense(kernel: tensor(p + "/kernel"), bias: tensor(p + "/bias"), inDim: i, outDim: o, alloc: alloc) }
 
         embedKernel = tensor("embedding/kernel")
+        embedPacked = Kernels.pack(embedKernel, rows: c.patchSize, cols: d, alloc: alloc)
         let n = c.inputTokens, off = c.classifier == .token ? 1 : 0
         let pos = tensor("Transformer/posembed_input/pos_embedding"), bias = tensor("embedding/bias")
         let cls = off == 1 ? tensor("cls") : nil
@@ -99,7 +113,7 @@ extension ModelParams {
             }
             return BlockParams(
                 ln0: ln(b + "/LayerNorm_0"),
-                qkv: Dense(kernel: w, bias: bb, inDim: d, outDim: 3 * d),
+                qkv: Dense(kernel: w, bias: bb, inDim: d, outDim: 3 * d, alloc: alloc),
                 out: dense(a + "/out", d, d),
                 ln1: ln(b + "/LayerNorm_1"),
                 fc1: dense(b + "/MlpBlock_0/Dense_0", d, c.mlpDim),

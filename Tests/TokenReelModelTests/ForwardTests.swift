@@ -24,6 +24,25 @@ final class ForwardTests: XCTestCase {
         }
     }
 
+    /// Weight products on each path, whatever this machine's default: OpenBLAS, and the packed
+    /// kernels on every kernel build.
+    func testWeightProductPathsMatchFlax() throws {
+        let saved = VideoModel.packedProducts
+        defer { VideoModel.packedProducts = saved }
+        VideoModel.packedProducts = false
+        for name in Fixtures.names {
+            let model = try Fixtures.model(name)
+            assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), OpenBLAS products")
+        }
+        VideoModel.packedProducts = true
+        try forEachKernelBuild { isa in
+            for name in Fixtures.names {
+                let model = try Fixtures.model(name)
+                assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), packed products (\(isa))")
+            }
+        }
+    }
+
     func testBatchedEqualsOneByOne() throws {
         for name in Fixtures.names {
             let model = try Fixtures.model(name)

@@ -65,3 +65,16 @@ func rewriteHeader(of source: URL, to dest: URL, _ edit: (inout [String: Any]) -
 func temporaryURL(_ name: String) -> URL {
     FileManager.default.temporaryDirectory.appendingPathComponent("tokenreel-model-tests-\(getpid())-\(name)")
 }
+
+/// Runs `body` once with each kernel build this machine has (the baseline, and AVX2 + FMA and
+/// AVX-512 where supported), naming the build in failures; the best build again afterwards.
+func forEachKernelBuild(_ body: (String) throws -> Void, file: StaticString = #filePath, line: UInt = #line) rethrows {
+    let best = Kernels.useBest()
+    defer { Kernels.useBest() }
+    for isa in ["generic", "avx2+fma", "avx512"] where Kernels.use(isa) {
+        XCTAssertEqual(Kernels.isa, isa, file: file, line: line)
+        try body(isa)
+    }
+    XCTAssertTrue(Kernels.use(best), "the default build is one this machine runs: \(best)", file: file, line: line)
+    XCTAssertFalse(Kernels.use("avx1024"), file: file, line: line)
+}

@@ -1,21 +1,9 @@
 import XCTest
 @testable import TokenReelModel
+import CKernels
 
 /// Kernels against scalar definitions, and the small file formats.
 final class UnitTests: XCTestCase {
-    /// Runs `body` once with each kernel build this machine has (the baseline, and AVX2 + FMA
-    /// and AVX-512 where supported), naming the build in failures.
-    private func forEachKernelBuild(_ body: (String) throws -> Void) rethrows {
-        let best = Kernels.useBest()
-        defer { Kernels.useBest() }
-        for isa in ["generic", "avx2+fma", "avx512"] where Kernels.use(isa) {
-            XCTAssertEqual(Kernels.isa, isa)
-            try body(isa)
-        }
-        XCTAssertTrue(Kernels.use(best), "the default build is one this machine runs: \(best)")
-        XCTAssertFalse(Kernels.use("avx1024"))
-    }
-
     private func applied(_ xs: [Float], _ f: (UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
         var v = xs
         v.withUnsafeMutableBufferPointer { f($0.baseAddress!, $0.count) }
@@ -135,6 +123,51 @@ final class UnitTests: XCTestCase {
                     for c in dh ..< ldo { XCTAssertTrue(out[i * ldo + c].isNaN, "\(isa): wrote past the head's columns") }
                 }
                 for j in 0 ..< n { XCTAssertEqual(Double(received[j]), expectReceived[j], accuracy: 1e-5, "\(isa) received[\(j)]") }
+            }
+        }
+    }
+
+    /// The packed product against a naive one in Double, on every kernel build, for each output
+    /// (set, GELU, residual), with and without a bias, at sizes that leave partial row blocks
+    /// (m % 6, m % 12), partial column tiles (n % 16, n % 32, n < 16), more than one K chunk
+    /// (k > 512, k > 1024) and column band (n > 256), with strided A and C; nothing written past
+    /// the n columns of C.
+    func testPackedProductMatchesNaive() {
+        var state: UInt64 = 11
+        func random() -> Float { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return Float(Int64(bitPattern: state >> 11) % 4000) / 2000 - 1 }
+        let shapes = [(1, 1, 1), (5, 7, 3), (12, 32, 16), (13, 33, 40), (25, 300, 70), (7, 17, 1100), (30, 48, 513)]
+        forEachKernelBuild { isa in
+            for (m, n, k) in shapes {
+                let lda = k + 3, ldo = n + 5
+                let a = (0 ..< m * lda).map { _ in random() }, w = (0 ..< k * n).map { _ in random() }, bias = (0 ..< n).map { _ in random() }
+                let packed = [Float](unsafeUninitializedCapacity: Int(trk_packed_size(k, n))) { buf, count in
+                    trk_pack_b(w, k, n, n, buf.baseAddress!)
+                    count = buf.count
+                }
+                let start = (0 ..< m * ldo).map { _ in random() }
+                let product = (0 ..< m * n).map { e in (0 ..< k).reduce(0.0) { $0 + Double(a[e / n * lda + $1]) * Double(w[$1 * n + e % n]) } }
+                for output in [Kernels.ProductOutput.set, .gelu, .accumulate] {
+                    for withBias in [true, false] {
+                        var out = start
+                        for i in 0 ..< m { for c in n ..< ldo { out[i * ldo + c] = .nan } }
+                        bias.withUnsafeBufferPointer { b in
+                            Kernels.gemmPacked(a, lda: lda, rows: m, k: k, packed, n: n, bias: withBias ? b.baseAddress : nil, &out, ldo: ldo, output)
+                        }
+                        for i in 0 ..< m {
+                            for c in 0 ..< n {
+                                var v = product[i * n + c] + (withBias ? Double(bias[c]) : 0)
+                                switch output {
+                                case .set: break
+                                case .gelu: v = 0.5 * v * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (v + 0.044715 * v * v * v)))
+                                case .accumulate: v += Double(start[i * ldo + c])
+                                }
+                                XCTAssertEqual(Double(out[i * ldo + c]), v, accuracy: 1e-5 * max(1, Double(k).squareRoot()),
+                                               "\(isa) \(output) bias \(withBias) m\(m) n\(n) k\(k) [\(i), \(c)]")
+                            }
+                            for c in n ..< ldo { XCTAssertTrue(out[i * ldo + c].isNaN, "\(isa): wrote past column \(n)") }
+                        }
+                    }
+                }
             }
         }
     }

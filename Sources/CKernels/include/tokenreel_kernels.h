@@ -1,5 +1,7 @@
 // Element-wise and row-wise float32 kernels of the model that BLAS does not cover (GELU, softmax,
-// LayerNorm, bias, sigmoid, tanh, exp), compiled three times from one source (kernels_impl.h):
+// LayerNorm, bias, sigmoid, tanh, exp), the fused attention head, and products against weight
+// matrices packed once at load (bias, GELU and residual fused into the store; they keep the model
+// at this CPU's full vector width whatever OPENBLAS_CORETYPE says), compiled three times from one source (kernels_impl.h):
 // for baseline x86-64, for AVX2 + FMA (8-float vectors) and for AVX-512 (16-float vectors). The
 // first call picks the widest build the CPU and the OS support (TOKENREEL_KERNELS=avx2 in the
 // environment caps it at AVX2, TOKENREEL_KERNELS=generic forces the baseline build).
@@ -52,6 +54,25 @@ static inline long trk_attention_scratch(long n, long dh) {
     const long np = (n + 31) / 32 * 32, dp = (dh + 31) / 32 * 32;
     return dh * np + dp * n + 12 * np + 12 * dh;
 }
+
+/// Floats of a [k, n] matrix packed by trk_pack_b: k rows of n rounded up to a multiple of 32.
+static inline long trk_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
+/// Packs row-major b [k, n] (rows ldb apart) for trk_gemm_packed: panels of 16 columns, each
+/// [k, 16] contiguous, bp[j / 16][p][j % 16] = b[p][j]; columns past n are zero up to a multiple
+/// of 32. The layout is the same for every build.
+void trk_pack_b(const float *b, long k, long n, long ldb, float *bp);
+
+enum {
+    /// C += the result, instead of C = the result.
+    TRK_GEMM_ACCUMULATE = 1,
+    /// GELU (tanh approximation) of A B + bias; not with TRK_GEMM_ACCUMULATE.
+    TRK_GEMM_GELU = 2,
+};
+/// C [m, n] (rows ldc apart) = A [m, k] (rows lda apart) times B [k, n] packed by trk_pack_b,
+/// plus bias [n] (may be NULL), then GELU with TRK_GEMM_GELU; added to C with
+/// TRK_GEMM_ACCUMULATE. Single-threaded (callers split rows); C must not overlap A.
+void trk_gemm_packed(long m, long n, long k, const float *a, long lda, const float *bp,
+                     const float *bias, float *c, long ldc, int flags);
 
 /// The build in use: "avx512", "avx2+fma" or "generic".
 const char *trk_kernels_isa(void);
