@@ -103,3 +103,12 @@ void trk_pack_b(const float *b, long k, long n, long ldb, float *bp) {
         for (long p = 0; p < k; p++)
             for (long j = j0; j < j0 + 16; j++) *bp++ = j < n ? b[p * ldb + j] : 0;
 }
+
+void trk_pack_bt(const float *bt, long k, long n, long ldbt, float *bp) {
+    const long np = (n + 31) / 32 * 32;
+    for (long j = 0; j < np; j++) {                    // row j of bt is column j of B: read in order
+        float *col = bp + (j - j % 16) * k + j % 16;
+        if (j < n) for (long p = 0; p < k; p++) col[p * 16] = bt[j * ldbt + p];
+        else for (long p = 0; p < k; p++) col[p * 16] = 0;
+    }
+}

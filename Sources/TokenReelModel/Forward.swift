@@ -10,7 +10,7 @@ struct Scratch {
     let y: UnsafeMutablePointer<Float>        // [B*N0, D] LayerNorm outputs
     let qkv: UnsafeMutablePointer<Float>      // [B*N0, 3D]
     let attn: UnsafeMutablePointer<Float>     // [B*N0, D] attention outputs, heads side by side
-    let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread] attention scratch (packed K and V, a block of probabilities)
+    let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread] attention scratch (the fused kernel's, or a block of probabilities then packed K^T and V)
     let hidden: UnsafeMutablePointer<Float>   // [B*N0, max(M, bottleneck)]
     let mask: UnsafeMutablePointer<Float>     // [G*P, S] TokenLearner / TokenFuser masks
     let maskT: UnsafeMutablePointer<Float>    // [G*P, S] (transposed masks; v1.0 conv ping-pong)
@@ -36,9 +36,10 @@ extension VideoModel {
     static let minimumSlicesPerThread = 4
     /// Largest number of floats the fused attention kernel may pack (K and V, 2 x keys x head
     /// dim): they must fit in half of this CPU's L2, since every block of six queries reads all
-    /// of them. Longer attention goes through OpenBLAS in blocks of `attentionRowBlock` queries
-    /// (ViViT-B, 3136 keys x 64 on a 512 KB L2: 0.46 clips/s that way, 0.33 fused; M, 392 x 64,
-    /// is faster fused). `TOKENREEL_ATTENTION=openblas` or `=fused` in the environment forces one
+    /// of them. Longer attention runs as two products per block of `attentionRowBlock` queries
+    /// (ViViT-B, 3136 keys x 64 on a 512 KB L2: 0.46 clips/s that way through OpenBLAS, 0.33 fused;
+    /// on a 1 MB L2 with AVX-512 the two are level, with the products on the packed kernels; M,
+    /// 392 x 64, is faster fused). `TOKENREEL_ATTENTION=openblas` or `=fused` in the environment forces one
     /// path for every size (for benchmarks); tests set the limit to 0 for the OpenBLAS path.
     nonisolated(unsafe) static var fusedAttentionLimit: Int = {
         switch ProcessInfo.processInfo.environment["TOKENREEL_ATTENTION"] {
@@ -84,7 +85,9 @@ extension VideoModel {
         // clip has fewer positions per slice than TokenLearner learns tokens (S > H'W').
         let n0 = max(c.inputTokens, c.grid.t * s)
         let v10 = c.tokenlearner?.version == "1.0"
-        let sp = max(Kernels.attentionScratch(keys: n0, headDim: c.headDim), min(n0, Self.attentionRowBlock) * n0)
+        let dh = c.headDim
+        let sp = max(Kernels.attentionScratch(keys: n0, headDim: dh),
+                     min(n0, Self.attentionRowBlock) * n0 + Kernels.packedSize(rows: dh, cols: n0) + Kernels.packedSize(rows: n0, cols: dh))
         let r = max(d, c.representationSize ?? 0)
         let threads = BLAS.threads
         return Scratch(
@@ -243,7 +246,10 @@ extension VideoModel {
     /// head over all n keys of the row's clip, heads side by side in s.attn; then
     /// x += s.attn @ W_out + b for those rows. With `received`, adds the probabilities each key
     /// gets (all queries, or the cls row only for `token` models) into received [B*n].
-    /// Fused (`Kernels.attentionHead`) up to `fusedAttentionLimit`, else through OpenBLAS.
+    /// Fused (`Kernels.attentionHead`) up to `fusedAttentionLimit`, else as two products per
+    /// block of `attentionRowBlock` queries with a softmax between: on the packed kernels (K^T and
+    /// V packed per clip and head into the thread's scratch, after the block of probabilities) or
+    /// on OpenBLAS, as `s.packed` says.
     private func attend(
         _ p: BlockParams, x: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int, tokens n: Int, thread: Int,
         received: UnsafeMutablePointer<Float>? = nil, _ s: Scratch
@@ -263,10 +269,19 @@ extension VideoModel {
                                           ldo: d, scratch: scratch, received: acc, receivedRows: counted)
                     continue
                 }
+                let kt = scratch + min(n, Self.attentionRowBlock) * n, vp = kt + Kernels.packedSize(rows: dh, cols: n)
+                if s.packed {
+                    Kernels.packTransposed(k, rows: dh, cols: n, ld: ld, into: kt)
+                    Kernels.pack(v, rows: n, cols: dh, ld: ld, into: vp)
+                }
                 var i = 0
                 while i < end - r {
                     let mm = min(Self.attentionRowBlock, end - r - i)
-                    BLAS.gemm(mm, n, dh, q + i * ld, lda: ld, k, ldb: ld, transB: true, scratch, ldc: n)
+                    if s.packed {
+                        Kernels.gemmPacked(q + i * ld, lda: ld, rows: mm, k: dh, kt, n: n, bias: nil, scratch, ldo: n, .set)
+                    } else {
+                        BLAS.gemm(mm, n, dh, q + i * ld, lda: ld, k, ldb: ld, transB: true, scratch, ldc: n)
+                    }
                     Kernels.softmaxRows(scratch, rows: mm, cols: n, ld: n)
                     if let acc {
                         if !clsOnly {
@@ -275,7 +290,11 @@ extension VideoModel {
                             for j in 0 ..< n { acc[j] += scratch[j] }
                         }
                     }
-                    BLAS.gemm(mm, dh, n, scratch, lda: n, v, ldb: ld, s.attn + (r + i) * d + h * dh, ldc: d)
+                    if s.packed {
+                        Kernels.gemmPacked(scratch, lda: n, rows: mm, k: n, vp, n: dh, bias: nil, s.attn + (r + i) * d + h * dh, ldo: d, .set)
+                    } else {
+                        BLAS.gemm(mm, dh, n, scratch, lda: n, v, ldb: ld, s.attn + (r + i) * d + h * dh, ldc: d)
+                    }
                     i += mm
                 }
             }

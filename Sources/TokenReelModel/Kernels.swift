@@ -84,6 +84,18 @@ enum Kernels {
         return UnsafePointer(p)
     }
 
+    /// `pack` into a given buffer (`trk_packed_size(rows, cols)` floats), from rows `ld` apart.
+    static func pack(_ w: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, into p: UnsafeMutablePointer<Float>) {
+        trk_pack_b(w, rows, cols, ld, p)
+    }
+
+    /// `pack` of the transpose of bt [cols, rows] (rows `ld` apart): B = bt^T [rows, cols].
+    static func packTransposed(_ bt: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, into p: UnsafeMutablePointer<Float>) {
+        trk_pack_bt(bt, rows, cols, ld, p)
+    }
+
+    static func packedSize(rows: Int, cols: Int) -> Int { trk_packed_size(rows, cols) }
+
     /// What `gemmPacked` does with its result.
     enum ProductOutput {
         /// out = x W + b

@@ -13,14 +13,24 @@ final class ForwardTests: XCTestCase {
         }
     }
 
-    /// Attention too long for the fused kernel goes through OpenBLAS: every variant, forced that way.
-    func testOpenBLASAttentionPathMatchesFlax() throws {
-        let limit = VideoModel.fusedAttentionLimit
+    /// Attention too long for the fused kernel goes through two products per block of queries,
+    /// on OpenBLAS or on the packed kernels (K^T and V packed per head): every variant, forced
+    /// that way, each product path, the packed one on every kernel build.
+    func testBlockedAttentionPathsMatchFlax() throws {
+        let limit = VideoModel.fusedAttentionLimit, saved = VideoModel.packedProducts
         VideoModel.fusedAttentionLimit = 0
-        defer { VideoModel.fusedAttentionLimit = limit }
+        defer { VideoModel.fusedAttentionLimit = limit; VideoModel.packedProducts = saved }
+        VideoModel.packedProducts = false
         for name in Fixtures.names {
             let model = try Fixtures.model(name)
             assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), OpenBLAS attention")
+        }
+        VideoModel.packedProducts = true
+        try forEachKernelBuild { isa in
+            for name in Fixtures.names {
+                let model = try Fixtures.model(name)
+                assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), packed attention products (\(isa))")
+            }
         }
     }
 

@@ -61,6 +61,9 @@ static inline long trk_packed_size(long k, long n) { return k * ((n + 31) / 32 *
 /// [k, 16] contiguous, bp[j / 16][p][j % 16] = b[p][j]; columns past n are zero up to a multiple
 /// of 32. The layout is the same for every build.
 void trk_pack_b(const float *b, long k, long n, long ldb, float *bp);
+/// trk_pack_b of B = bt^T, for bt [n, k] row-major (rows ldbt apart): the keys of an attention
+/// head, packed as the right-hand side of Q K^T.
+void trk_pack_bt(const float *bt, long k, long n, long ldbt, float *bp);
 
 enum {
     /// C += the result, instead of C = the result.
