@@ -11,7 +11,9 @@ import TokenReelModel
 ///
 /// The JAX peer (Benchmarks/model/jax_peer.py) writes each config's weights; Swift loads that
 /// file, so both run the very same model. JAX and Swift runs alternate (one each per round), so
-/// both see the same machine load; medians over the rounds are reported.
+/// both see the same machine load; medians over the rounds are reported. A TokenLearner config
+/// and its plain twin (S and S0, M and M0, B and B0) share their rounds, so the TokenLearner
+/// speed-up is measured under one load too.
 struct BenchModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
@@ -75,32 +77,53 @@ struct BenchModelCommand: ParsableCommand {
         log("weight products on \(PackedGEMM.path)")
         let bestRate = max(sgemm, packed)
 
-        for name in configs.split(separator: ",").map(String.init) {
-            let bs = name.hasPrefix("B") ? [1] : sizes
-            let rounds = name.hasPrefix("B") ? min(repeats, 3) : repeats
-            let weights = workDir + "/\(name).safetensors"
-            log("\(name): starting the JAX peer (writes \(weights), compiles)")
-            let jax = try Peer(python: python, script: peer, ["--config", name, "--weights", weights, "--batches", bs.map(String.init).joined(separator: ",")])
-            defer { jax.stop() }
-            let model = try VideoModel.load(contentsOf: URL(fileURLWithPath: weights))
-            let ws = model.makeWorkspace()
+        // A TokenLearner config and its plain twin (M and M0) are measured together: both peers
+        // and both models loaded, and every round runs JAX then Swift on each, so the TokenLearner
+        // speed-up compares runs made under the same machine load, as Swift / JAX does.
+        let names = configs.split(separator: ",").map(String.init)
+        var groups = [[String]]()
+        for name in names where !groups.contains(where: { $0.contains(name) }) {
+            let twin = name.hasSuffix("0") ? String(name.dropLast()) : name + "0"
+            groups.append(names.contains(twin) ? [name, twin] : [name])
+        }
+        for group in groups {
+            let bs = group[0].hasPrefix("B") ? [1] : sizes
+            let rounds = group[0].hasPrefix("B") ? min(repeats, 5) : repeats
+            var members = [(name: String, jax: Peer, model: VideoModel, ws: ModelWorkspace)]()
+            defer { for m in members { m.jax.stop() } }
+            for name in group {
+                let weights = workDir + "/\(name).safetensors"
+                log("\(name): starting the JAX peer (writes \(weights), compiles)")
+                let jax = try Peer(python: python, script: peer, ["--config", name, "--weights", weights, "--batches", bs.map(String.init).joined(separator: ",")])
+                let model: VideoModel
+                do { model = try VideoModel.load(contentsOf: URL(fileURLWithPath: weights)) } catch { jax.stop(); throw error }
+                members.append((name, jax, model, model.makeWorkspace()))
+            }
             for b in bs {
-                let c = model.config
-                var data = [Float](repeating: 0, count: b * c.numFrames * c.height * c.width * 3)
-                var state: UInt32 = 12345
-                for i in data.indices { state = state &* 1_664_525 &+ 1_013_904_223; data[i] = Float(state >> 8) / Float(1 << 24) * 2 - 1 }
-                let clips = Tensor(shape: [b, c.numFrames, c.height, c.width, 3], data: data)
-                _ = model.logits(clips, workspace: ws)     // warm-up (workspace allocation)
-                var swiftTimes = [Double](), jaxTimes = [Double]()
-                while swiftTimes.count < rounds || (swiftTimes.reduce(0, +) < 1 && swiftTimes.count < 200) {
-                    jaxTimes.append(try jax.time(batch: b))
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    _ = model.logits(clips, workspace: ws)
-                    swiftTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                let inputs = members.map { m -> Tensor in
+                    let c = m.model.config
+                    var data = [Float](repeating: 0, count: b * c.numFrames * c.height * c.width * 3)
+                    var state: UInt32 = 12345
+                    for i in data.indices { state = state &* 1_664_525 &+ 1_013_904_223; data[i] = Float(state >> 8) / Float(1 << 24) * 2 - 1 }
+                    let clips = Tensor(shape: [b, c.numFrames, c.height, c.width, 3], data: data)
+                    _ = m.model.logits(clips, workspace: m.ws)     // warm-up (workspace allocation)
+                    return clips
                 }
-                let (sm, jm) = (median(swiftTimes), median(jaxTimes))
-                rows.append((name, b, sm, jm, model.flopsPerClip, c.numPatches))
-                log(String(format: "%@ batch %d: Swift %.4f s, JAX %.4f s (medians of %d alternating rounds)", name, b, sm, jm, swiftTimes.count))
+                var swiftTimes = Array(repeating: [Double](), count: members.count), jaxTimes = swiftTimes
+                while swiftTimes[0].count < rounds || (swiftTimes[0].reduce(0, +) < 1 && swiftTimes[0].count < 200) {
+                    for (i, m) in members.enumerated() {
+                        jaxTimes[i].append(try m.jax.time(batch: b))
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        _ = m.model.logits(inputs[i], workspace: m.ws)
+                        swiftTimes[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                    }
+                }
+                for (i, m) in members.enumerated() {
+                    let (sm, jm) = (median(swiftTimes[i]), median(jaxTimes[i]))
+                    rows.append((m.name, b, sm, jm, m.model.flopsPerClip, m.model.config.numPatches))
+                    log(String(format: "%@ batch %d: Swift %.4f s, JAX %.4f s (medians of %d alternating rounds%@)", m.name, b, sm, jm,
+                               swiftTimes[i].count, members.count > 1 ? ", alternating with " + group.filter { $0 != m.name }.joined() : ""))
+                }
             }
         }
 
