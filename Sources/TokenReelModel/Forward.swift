@@ -58,7 +58,8 @@ extension VideoModel {
     static let attentionRowBlock = 256
 
     /// Where the products with weight matrices run (embedding, q|k|v, attention output, MLPs,
-    /// TokenLearner MLPs, head): true, on TokenReel's own kernels against weights packed at load,
+    /// TokenLearner MLPs, head): true, on TokenReel's own kernels against weights packed at load
+    /// (models loaded while it is false are not packed and stay on OpenBLAS),
     /// with bias, GELU and residual fused into the store (`Kernels.gemmPacked`); false, on
     /// OpenBLAS. nil (the default): the packed kernels when their AVX-512 build runs, OpenBLAS
     /// otherwise. On AVX-512 they match OpenBLAS's own AVX-512 kernels on these shapes and keep
@@ -129,8 +130,8 @@ extension VideoModel {
                     }
                 }
             }
-            if s.packed {
-                Kernels.gemmPacked(patches + r0 * k, lda: k, rows: r1 - r0, k: k, params.embedPacked, n: d, bias: nil, embedded + r0 * d, ldo: d, .set)
+            if s.packed, let packed = params.embedPacked {
+                Kernels.gemmPacked(patches + r0 * k, lda: k, rows: r1 - r0, k: k, packed, n: d, bias: nil, embedded + r0 * d, ldo: d, .set)
             } else {
                 BLAS.gemm(r1 - r0, d, k, patches + r0 * k, lda: k, params.embedKernel, ldb: d, embedded + r0 * d, ldc: d)
             }
@@ -438,12 +439,13 @@ extension VideoModel {
     }
 
     /// out [rows, outDim] = x [rows, inDim] @ kernel + bias, then GELU, or added to out, as
-    /// `output` says; on the packed kernels or OpenBLAS (`s.packed`). On OpenBLAS the bias is
-    /// pre-filled and the product accumulated onto it where the output is not a residual.
+    /// `output` says; on the packed kernels (`s.packed`, and the model loaded with packed
+    /// weights) or OpenBLAS. On OpenBLAS the bias is pre-filled and the product accumulated onto
+    /// it where the output is not a residual.
     func product(_ x: UnsafePointer<Float>, rows: Int, _ p: Dense, into out: UnsafeMutablePointer<Float>, _ output: Kernels.ProductOutput, _ s: Scratch) {
         let (k, n) = (p.inDim, p.outDim)
-        if s.packed {
-            Kernels.gemmPacked(x, lda: k, rows: rows, k: k, p.packed, n: n, bias: p.bias, out, ldo: n, output)
+        if s.packed, let packed = p.packed {
+            Kernels.gemmPacked(x, lda: k, rows: rows, k: k, packed, n: n, bias: p.bias, out, ldo: n, output)
             return
         }
         switch output {

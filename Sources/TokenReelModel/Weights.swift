@@ -2,18 +2,18 @@
 // owned buffers for converted and packed weights). Checkpoint key beside every field.
 // Shapes use the legend of Tensor.swift.
 
-/// x @ kernel + bias. kernel [in, out] row-major, bias [out]; `packed`: the kernel packed at
-/// load for `Kernels.gemmPacked` (see `Kernels.pack`).
+/// x @ kernel + bias. kernel [in, out] row-major, bias [out]; `packed`: the kernel packed for
+/// `Kernels.gemmPacked` (see `Kernels.pack`), or nil when the model was loaded without.
 struct Dense {
     let kernel: UnsafePointer<Float>
-    let packed: UnsafePointer<Float>
+    let packed: UnsafePointer<Float>?
     let bias: UnsafePointer<Float>
     let inDim: Int, outDim: Int
 
-    /// Packs `kernel` into a buffer from `alloc`.
-    init(kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, inDim: Int, outDim: Int, alloc: (Int) -> UnsafeMutablePointer<Float>) {
+    /// Packs `kernel` into a buffer from `alloc` when `pack` is true.
+    init(kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>, inDim: Int, outDim: Int, pack: Bool, alloc: (Int) -> UnsafeMutablePointer<Float>) {
         self.kernel = kernel
-        self.packed = Kernels.pack(kernel, rows: inDim, cols: outDim, alloc: alloc)
+        self.packed = pack ? Kernels.pack(kernel, rows: inDim, cols: outDim, alloc: alloc) : nil
         self.bias = bias
         self.inDim = inDim
         self.outDim = outDim
@@ -60,8 +60,8 @@ struct FuserParams {
 struct ModelParams {
     /// embedding/kernel [t, h, w, 3, D] read as [t*h*w*3, D].
     let embedKernel: UnsafePointer<Float>
-    /// embedKernel packed for `Kernels.gemmPacked`.
-    let embedPacked: UnsafePointer<Float>
+    /// embedKernel packed for `Kernels.gemmPacked` (nil: loaded without packed weights).
+    let embedPacked: UnsafePointer<Float>?
     /// Added to every embedded token [N, D]: pos_embedding + embedding/bias (row 0 with the
     /// `token` classifier: pos_embedding[0] + cls, no bias). For a model resized to another
     /// geometry (`VideoModel.resized`), built from the resampled position embedding.
@@ -83,14 +83,16 @@ struct ModelParams {
 
 extension ModelParams {
     /// Builds the parameters from checked tensors. `tensor(name)` returns a float32 pointer;
-    /// `alloc(count)` returns owned scratch kept alive by the model.
+    /// `alloc(count)` returns owned scratch kept alive by the model. The weight matrices are also
+    /// packed for `Kernels.gemmPacked` when the packed products are in use now
+    /// (`VideoModel.usesPackedProducts`), so a machine that runs them on OpenBLAS holds no copy.
     init(config c: ModelConfig, tensor: (String) -> UnsafePointer<Float>, alloc: (Int) -> UnsafeMutablePointer<Float>) {
-        let d = c.hiddenSize
+        let d = c.hiddenSize, pack = VideoModel.usesPackedProducts
         func ln(_ p: String) -> LayerNormParams { LayerNormParams(scale: tensor(p + "/scale"), bias: tensor(p + "/bias")) }
-        func dense(_ p: String, _ i: Int, _ o: Int) -> Dense { Dense(kernel: tensor(p + "/kernel"), bias: tensor(p + "/bias"), inDim: i, outDim: o, alloc: alloc) }
+        func dense(_ p: String, _ i: Int, _ o: Int) -> Dense { Dense(kernel: tensor(p + "/kernel"), bias: tensor(p + "/bias"), inDim: i, outDim: o, pack: pack, alloc: alloc) }
 
         embedKernel = tensor("embedding/kernel")
-        embedPacked = Kernels.pack(embedKernel, rows: c.patchSize, cols: d, alloc: alloc)
+        embedPacked = pack ? Kernels.pack(embedKernel, rows: c.patchSize, cols: d, alloc: alloc) : nil
         let n = c.inputTokens, off = c.classifier == .token ? 1 : 0
         let pos = tensor("Transformer/posembed_input/pos_embedding"), bias = tensor("embedding/bias")
         let cls = off == 1 ? tensor("cls") : nil
@@ -113,7 +115,7 @@ extension ModelParams {
             }
             return BlockParams(
                 ln0: ln(b + "/LayerNorm_0"),
-                qkv: Dense(kernel: w, bias: bb, inDim: d, outDim: 3 * d, alloc: alloc),
+                qkv: Dense(kernel: w, bias: bb, inDim: d, outDim: 3 * d, pack: pack, alloc: alloc),
                 out: dense(a + "/out", d, d),
                 ln1: ln(b + "/LayerNorm_1"),
                 fc1: dense(b + "/MlpBlock_0/Dense_0", d, c.mlpDim),

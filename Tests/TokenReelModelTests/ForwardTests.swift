@@ -44,10 +44,16 @@ final class ForwardTests: XCTestCase {
             let model = try Fixtures.model(name)
             assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), OpenBLAS products")
         }
+        // Loaded while OpenBLAS is the path: no packed copy, and still OpenBLAS when the path changes.
+        let unpacked = try Fixtures.model("tl11_fuse")
+        XCTAssertNil(unpacked.params.blocks[0].fc1.packed)
+        XCTAssertNil(unpacked.params.embedPacked)
         VideoModel.packedProducts = true
+        assertClose(unpacked.logits(try Fixtures.clips("tl11_fuse"), workspace: unpacked.makeWorkspace()), try Fixtures.logits("tl11_fuse"), "tl11_fuse, loaded unpacked")
         try forEachKernelBuild { isa in
             for name in Fixtures.names {
                 let model = try Fixtures.model(name)
+                XCTAssertNotNil(model.params.blocks[0].fc1.packed)
                 assertClose(model.logits(try Fixtures.clips(name), workspace: model.makeWorkspace()), try Fixtures.logits(name), "\(name), packed products (\(isa))")
             }
         }
