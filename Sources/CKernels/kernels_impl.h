@@ -296,8 +296,8 @@ static void KERNEL(attention_head)(const float *q, const float *k, const float *
 
 // C = A B (+ bias, GELU, + C) against a B packed once by trk_pack_b (see tokenreel_kernels.h):
 // the weight products of the model, where B is a parameter and its packing is paid at load.
-// Blocked as a BLAS level-3 routine is: K in chunks of KC (the packed row block, AR x KC, stays in
-// L1 across a whole band of tiles), N in bands of NC columns (the KC x NC slice of B, read once per
+// Blocked as a BLAS level-3 routine is: K in chunks of KC (a row block's AR x KC slice of A, read
+// in place, stays in L1 across a whole band of tiles), N in bands of NC columns (the KC x NC slice of B, read once per
 // row block, stays in L2), rows AR at a time, each band as AR x TW register tiles (the attention's
 // tile_step: AR broadcasts feed AR x NV FMAs per step). The first chunk starts from zero (or from
 // C when accumulating), later ones from the partial sums stored in C; the last adds the bias,
@@ -309,8 +309,9 @@ static void KERNEL(gemm_packed)(long m, long n, long k, const float *a, long lda
                                 const float *bias, float *c, long ldc, int flags) {
     const int accumulate = (flags & TRK_GEMM_ACCUMULATE) != 0, gelu = (flags & TRK_GEMM_GELU) != 0;
     const long bstride = VW == 16 ? 16 * k : VW;          // a tile's second vector (as in attention)
-    float at[KC * AR];                                     // the row block's chunk of A, by column
-    for (long k0 = 0; k0 < k; k0 += KC) {
+    float at[KC * AR];                                     // a short row block's chunk of A, by column
+    long k0 = 0;
+    do {                                                   // at least once: k = 0 still stores the bias
         const long kc = k - k0 < KC ? k - k0 : KC;
         const int first = k0 == 0, last = k0 + kc == k;
         for (long n0 = 0; n0 < n; n0 += NC) {
@@ -353,7 +354,8 @@ static void KERNEL(gemm_packed)(long m, long n, long k, const float *a, long lda
                 }
             }
         }
-    }
+        k0 += kc;
+    } while (k0 < k);
 }
 #undef KC
 #undef NC

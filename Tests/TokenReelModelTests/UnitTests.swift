@@ -130,17 +130,17 @@ final class UnitTests: XCTestCase {
     /// The packed product against a naive one in Double, on every kernel build, for each output
     /// (set, GELU, residual), with and without a bias, at sizes that leave partial row blocks
     /// (m % 6, m % 12), partial column tiles (n % 16, n % 32, n < 16), more than one K chunk
-    /// (k > 512, k > 1024) and column band (n > 256), with strided A and C; nothing written past
-    /// the n columns of C.
+    /// (k > 512, k > 1024) and column band (n > 256), and k = 0 (the bias alone), with strided A
+    /// and C; nothing written past the n columns of C.
     func testPackedProductMatchesNaive() {
         var state: UInt64 = 11
         func random() -> Float { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return Float(Int64(bitPattern: state >> 11) % 4000) / 2000 - 1 }
-        let shapes = [(1, 1, 1), (5, 7, 3), (12, 32, 16), (13, 33, 40), (25, 300, 70), (7, 17, 1100), (30, 48, 513)]
+        let shapes = [(1, 1, 1), (5, 7, 3), (12, 32, 16), (13, 33, 40), (25, 300, 70), (7, 17, 1100), (30, 48, 513), (3, 5, 0)]
         forEachKernelBuild { isa in
             for (m, n, k) in shapes {
                 let lda = k + 3, ldo = n + 5
                 let a = (0 ..< m * lda).map { _ in random() }, w = (0 ..< k * n).map { _ in random() }, bias = (0 ..< n).map { _ in random() }
-                let packed = [Float](unsafeUninitializedCapacity: Int(trk_packed_size(k, n))) { buf, count in
+                let packed = [Float](unsafeUninitializedCapacity: max(1, Int(trk_packed_size(k, n)))) { buf, count in
                     trk_pack_b(w, k, n, n, buf.baseAddress!)
                     count = buf.count
                 }
