@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TokenReelModel
 import TokenReelPipeline
 
 /// What `run`, `eval`, `export` and `calibrate` all do first: read the pipeline file, load the
@@ -29,6 +30,8 @@ struct PipelineSetup {
         logger.info("pipeline", metadata: ["file": "\(path)", "name": "\(config.name)", "hash": "\(config.hash)",
                                            "model": "\(config.modelURLs.map(\.path).joined(separator: ", "))", "model_sha256": "\(model.sha256)",
                                            "frames": "\(geometry.frames)", "crop": "\(geometry.cropWidth)x\(geometry.cropHeight)"])
+        logger.info("compute", metadata: ["kernels": "\(PackedGEMM.isa)", "weight_products": "\(PackedGEMM.path)",
+                                          "threads_per_forward_pass": "\(config.workers.blasThreads)"])
         if model.stageCount > 1 {
             logger.info("cascade", metadata: ["stages": "\(model.stages.map { "\($0.frames)x\($0.height)x\($0.width)" }.joined(separator: " -> "))",
                                               "thresholds": "\(model.stages.compactMap(\.threshold))",
