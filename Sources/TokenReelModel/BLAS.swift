@@ -67,13 +67,27 @@ extension BLAS {
     public static func sgemmRate(m: Int, n: Int, k: Int, threads: Int, repeats: Int = 5) -> Double {
         openblas_set_num_threads(Int32(threads))
         defer { openblas_set_num_threads(1) }
+        let (a, b, c) = rateOperands(m: m, n: n, k: k)
+        return bestRate(m: m, n: n, k: k, repeats: repeats) {
+            gemm(m, n, k, a.pointer, lda: k, b.pointer, ldb: n, c.pointer, ldc: n)
+        }
+    }
+
+    /// A [m, k], B [k, n] and C [m, n] for a rate measurement (small repeating values).
+    static func rateOperands(m: Int, n: Int, k: Int) -> (FloatBuffer, FloatBuffer, FloatBuffer) {
         let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
         for i in 0 ..< m * k { a.pointer[i] = Float(i % 7) * 0.1 }
         for i in 0 ..< k * n { b.pointer[i] = Float(i % 5) * 0.1 }
+        return (a, b, c)
+    }
+
+    /// The best rate of `product` (an m x n x k product, 2mnk FLOPs) over `repeats` timed runs
+    /// after one warm-up, in GFLOP/s.
+    static func bestRate(m: Int, n: Int, k: Int, repeats: Int, _ product: () -> Void) -> Double {
         var best = Double.infinity
         for _ in 0 ... repeats {   // the first run warms up
             let t0 = DispatchTime.now().uptimeNanoseconds
-            gemm(m, n, k, a.pointer, lda: k, b.pointer, ldb: n, c.pointer, ldc: n)
+            product()
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         return 2 * Double(m) * Double(n) * Double(k) / best / 1e9

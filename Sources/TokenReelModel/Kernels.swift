@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 // Element-wise and row-wise kernels that BLAS does not cover, in place on raw rows of workspace
 // buffers, the fused attention head, and products against weights packed at load (`gemmPacked`);
@@ -135,8 +134,8 @@ public enum PackedGEMM {
     /// The kernel build in use: "avx512", "avx2+fma" or "generic".
     public static var isa: String { Kernels.isa }
 
-    /// Where the model's weight products run in this process: "packed (avx512)" and the like, or
-    /// "OpenBLAS (Haswell)" (see `VideoModel.packedProducts`).
+    /// Where the model's weight products run in this process: "packed kernels (avx512)" and the
+    /// like, or "OpenBLAS (Haswell kernels)" (see `VideoModel.packedProducts`).
     public static var path: String {
         VideoModel.usesPackedProducts ? "packed kernels (\(Kernels.isa))" : "OpenBLAS (\(BLAS.coreName) kernels)"
     }
@@ -145,24 +144,13 @@ public enum PackedGEMM {
     /// threads as the model splits them, and returns the best rate over `repeats` runs, in
     /// GFLOP/s (2mnk per product): the counterpart of `BLAS.sgemmRate` for these kernels.
     public static func rate(m: Int, n: Int, k: Int, threads: Int, repeats: Int = 5) -> Double {
-        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
-        for i in 0 ..< m * k { a.pointer[i] = Float(i % 7) * 0.1 }
-        for i in 0 ..< k * n { b.pointer[i] = Float(i % 5) * 0.1 }
-        var packed: FloatBuffer?
-        let bp = Kernels.pack(b.pointer, rows: k, cols: n) { count in
-            let buffer = FloatBuffer(count: count)
-            packed = buffer
-            return buffer.pointer
-        }
-        var best = Double.infinity
-        for _ in 0 ... repeats {   // the first run warms up
-            let t0 = DispatchTime.now().uptimeNanoseconds
+        let (a, b, c) = BLAS.rateOperands(m: m, n: n, k: k)
+        let bp = FloatBuffer(count: Kernels.packedSize(rows: k, cols: n))
+        Kernels.pack(b.pointer, rows: k, cols: n, ld: n, into: bp.pointer)
+        return BLAS.bestRate(m: m, n: n, k: k, repeats: repeats) {
             BLAS.parallel(m, parts: threads) { _, r0, r1 in
-                Kernels.gemmPacked(a.pointer + r0 * k, lda: k, rows: r1 - r0, k: k, bp, n: n, bias: nil, c.pointer + r0 * n, ldo: n, .set)
+                Kernels.gemmPacked(a.pointer + r0 * k, lda: k, rows: r1 - r0, k: k, bp.pointer, n: n, bias: nil, c.pointer + r0 * n, ldo: n, .set)
             }
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
-        withExtendedLifetime(packed) {}
-        return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
     }
 }
