@@ -172,7 +172,8 @@ static void KERNEL(softmax_rows)(float *x, long rows, long cols, long ld) {
     }
 }
 
-// Attention for one head. K and V are first packed into 16-wide panels (K transposed: per block
+// Attention for one head. K and V are first packed into 16-wide panels by trk_pack_bt and
+// trk_pack_b, as the packed products pack their weights (K transposed: per block
 // of 16 keys a [dh, 16] panel; V: per block of 16 head columns an [n, 16] panel, zero-padded), so
 // every inner loop below reads contiguous streams, as a BLAS micro-kernel does. Queries are then
 // processed AR rows at a time: their scores against all keys (an AR x TW register tile over the
@@ -244,16 +245,12 @@ INLINE void zero_tile(v8f acc[AR][NV]) {
 
 static void KERNEL(attention_head)(const float *q, const float *k, const float *v, long ld, long m, long n, long dh,
                                    float *out, long ldo, float *scratch, float *received, long received_rows) {
-    const long np = (n + TW - 1) / TW * TW, dp = (dh + TW - 1) / TW * TW;
-    float *kp = scratch, *vp = kp + dh * np, *p = vp + dp * n, *at = p + AR * np;   // at: [dh, AR]
-    for (long j = 0; j < np; j++) {                       // K panels: kp[j / 16][d][j % 16]
-        float *col = kp + (j - j % 16) * dh + j % 16;      // (key by key: rows read in order, no gathers)
-        if (j < n) for (long d = 0; d < dh; d++) col[d * 16] = k[j * ld + d];
-        else for (long d = 0; d < dh; d++) col[d * 16] = 0;
-    }
-    for (long c0 = 0; c0 < dp; c0 += 16)                  // V panels: vp[c0 / 16][j][c % 16]
-        for (long j = 0; j < n; j++)
-            for (long c = c0; c < c0 + 16; c++) vp[c0 * n + j * 16 + (c - c0)] = c < dh ? v[j * ld + c] : 0;
+    const long np = (n + TW - 1) / TW * TW;
+    // K^T [dh, n] and V [n, dh] in the packed layout of trk_gemm_packed's right-hand side
+    // (16-column panels, zero-padded to 32): kp[j / 16][d][j % 16], vp[c / 16][j][c % 16].
+    float *kp = scratch, *vp = kp + trk_packed_size(dh, n), *p = vp + trk_packed_size(n, dh), *at = p + AR * np;   // at: [dh, AR]
+    trk_pack_bt(k, dh, n, ld, kp);
+    trk_pack_b(v, n, dh, ld, vp);
     // A tile's second vector: the same panel's next 8 columns, or the next panel's first 16.
     const long kstride = VW == 16 ? 16 * dh : VW, vstride = VW == 16 ? 16 * n : VW;
     float inv[AR];
