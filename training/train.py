@@ -687,9 +687,25 @@ def select_classes(data, keep: list, what: str):
     return pixels[mask], labels[mask], names, norm
 
 
+def view_of(clips: np.ndarray, first_frames: int, geometry) -> np.ndarray:
+    """The clips a prefix cascade stage sees (docs/pipelines.md, "Prefix stages"): the first
+    `first_frames` frames of each exported clip (0: all of them), then derived to `geometry`
+    (None: as they are) by the cascade's rule (`derive`)."""
+    if first_frames:
+        if first_frames > clips.shape[1]:
+            raise SystemExit(f"--first-frames {first_frames}: the exported clips have {clips.shape[1]} frames")
+        clips = clips[:, :first_frames]
+    return derive(clips, *geometry) if geometry else clips
+
+
 def train(args) -> dict:
     pixels, labels, names, norm = load_sets(args.train)
     val = load_npz(args.val) if args.val else None
+    if args.first_frames or args.geometry:
+        pixels = view_of(pixels, args.first_frames, args.geometry)
+        val = (view_of(val[0], args.first_frames, args.geometry),) + tuple(val[1:]) if val else None
+        print(f"training on clips of {'x'.join(map(str, pixels.shape[1:4]))}"
+              + (f" (the first {args.first_frames} frames of each exported clip)" if args.first_frames else ""), flush=True)
     if args.classes:
         pixels, labels, names, norm = select_classes((pixels, labels, names, norm), args.classes, "--train")
         val = select_classes(val, args.classes, args.val) if val else None
@@ -853,6 +869,12 @@ def parse_args(argv=None):
     ap.add_argument("--sizes", type=parse_geometry, nargs="*", default=[],
                     help="SuperViT: also train at these clip geometries (FRAMESxHEIGHTxWIDTH, derived from the "
                          "exported clips as a cascade stage derives them); each batch takes one at random")
+    ap.add_argument("--first-frames", type=int, default=0, metavar="N",
+                    help="train on the first N frames of each exported clip: what a cascade's prefix stage sees "
+                         "(docs/pipelines.md, \"Prefix stages\"; 0: all frames)")
+    ap.add_argument("--geometry", type=parse_geometry, default=None,
+                    help="derive every clip to this FRAMESxHEIGHTxWIDTH before training (after --first-frames), "
+                         "as a cascade stage derives its input; the model's own size")
     ap.add_argument("--keep-rates", type=float, nargs="*", default=[1.0],
                     help="SuperViT: token keeping rates, one drawn per batch (1.0 = no keeping)")
     ap.add_argument("--keep-layers", type=int, nargs="*", default=[], help="layers that keep tokens when rate < 1")

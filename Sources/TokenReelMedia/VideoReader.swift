@@ -129,31 +129,72 @@ public final class VideoReader {
     /// frames resized, cropped and rotated to `geometry`.
     /// - Throws: `MediaError` (with the timestamp where decoding failed when known), or what `body` throws.
     public func decode(_ plan: SamplingPlan, geometry: FrameGeometry, _ body: (DecodedClip) throws -> Void) throws {
-        try geometry.validate()
-        statistics = Statistics()
-        prepareTargets(plan)
-        prepareScaling(geometry)
-        var pixels: [UInt8] = []
+        try start(plan, geometry: geometry)
         for (k, clip) in plan.clips.enumerated() {
             let ids = clip.timestamps.map(targetID)
-            // The budget covers decoding each clip, not the time `body` spends (a full queue downstream).
-            log.startDeadline(seconds: options.timeoutSeconds)
-            try withMediaErrors(path: path, log: log, timestamp: self.heldTime) {
-                try resolve(ids)
-            }
-            let t = clip.timestamps.count, h = geometry.cropHeight, w = geometry.cropWidth
-            if pixels.count != t * h * w * 3 { pixels = [UInt8](repeating: 0, count: t * h * w * 3) }
-            let origin = geometry.cropOrigin(clip.crop, width: resized.width, height: resized.height)
-            pixels.withUnsafeMutableBufferPointer { out in
-                for (j, id) in ids.enumerated() {
-                    copyCrop(from: slots[slotOfTarget[id]], x: origin.x, y: origin.y, width: w, height: h,
-                             into: out.baseAddress! + j * h * w * 3)
-                }
-            }
-            let times = ids.map { slotTimes[slotOfTarget[$0]] }
-            try body(DecodedClip(plan: clip, frames: t, height: h, width: w, pixels: pixels, frameTimestamps: times))
+            try body(try output(clip, ids: ids, geometry: geometry))
             release(ids, after: k)
         }
+    }
+
+    // MARK: - One clip in two parts
+
+    /// The clip `decodePrefix` began, until `decodeRest` ends it.
+    private var unfinished: (clip: ClipPlan, ids: [Int], geometry: FrameGeometry)?
+
+    /// Decodes the first `frames` frames of a one-clip plan's clip and stops there, so that a
+    /// caller who can decide from them never pays for the rest (an early-exit cascade whose first
+    /// stages see the start of the clip). `decodeRest()`, if called, goes on from exactly that
+    /// point: the two parts hold the same frames, picked and converted the same way, as one
+    /// `decode` call would give, and `statistics` counts both.
+    /// - Precondition: `plan` has one clip and 1 <= `frames` <= its frame count.
+    /// - Throws: `MediaError`, as `decode`.
+    public func decodePrefix(_ plan: SamplingPlan, frames: Int, geometry: FrameGeometry) throws -> DecodedClip {
+        precondition(plan.clips.count == 1, "decodePrefix takes a one-clip plan (got \(plan.clips.count) clips)")
+        let clip = plan.clips[0]
+        precondition((1...clip.timestamps.count).contains(frames), "decodePrefix: \(frames) of \(clip.timestamps.count) frames")
+        try start(plan, geometry: geometry)
+        let ids = clip.timestamps.map(targetID)
+        unfinished = (clip, ids, geometry)
+        return try output(clip, ids: Array(ids.prefix(frames)), geometry: geometry)
+    }
+
+    /// The whole clip `decodePrefix` began (all its frames, the prefix's included), decoding
+    /// only what the prefix did not. Call at most once after `decodePrefix`, from any thread, as
+    /// long as no other call uses this reader at the same time.
+    /// - Throws: `MediaError`, as `decode`.
+    public func decodeRest() throws -> DecodedClip {
+        guard let u = unfinished else { preconditionFailure("decodeRest without decodePrefix") }
+        unfinished = nil
+        return try output(u.clip, ids: u.ids, geometry: u.geometry)
+    }
+
+    private func start(_ plan: SamplingPlan, geometry: FrameGeometry) throws {
+        try geometry.validate()
+        statistics = Statistics()
+        unfinished = nil
+        prepareTargets(plan)
+        prepareScaling(geometry)
+    }
+
+    /// Resolves `ids` (a clip's targets, or the first of them) and copies their crops out.
+    private func output(_ clip: ClipPlan, ids: [Int], geometry: FrameGeometry) throws -> DecodedClip {
+        // The budget covers decoding each clip, not the time a caller spends between clips.
+        log.startDeadline(seconds: options.timeoutSeconds)
+        try withMediaErrors(path: path, log: log, timestamp: self.heldTime) {
+            try resolve(ids)
+        }
+        let t = ids.count, h = geometry.cropHeight, w = geometry.cropWidth
+        let origin = geometry.cropOrigin(clip.crop, width: resized.width, height: resized.height)
+        let pixels = [UInt8](unsafeUninitializedCapacity: t * h * w * 3) { out, count in
+            for (j, id) in ids.enumerated() {
+                copyCrop(from: slots[slotOfTarget[id]], x: origin.x, y: origin.y, width: w, height: h,
+                         into: out.baseAddress! + j * h * w * 3)
+            }
+            count = t * h * w * 3
+        }
+        let times = ids.map { slotTimes[slotOfTarget[$0]] }
+        return DecodedClip(plan: clip, frames: t, height: h, width: w, pixels: pixels, frameTimestamps: times)
     }
 
     // MARK: - Targets and image slots

@@ -33,21 +33,66 @@ public struct MediaDecoder: VideoDecoding {
     }
 
     public func decode(path: String, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws {
-        do {
-            let reader = try VideoReader(path: path, options: options)
-            let plan = try SamplingPlan.make(for: reader.info, mode: mode)
-            // The probe without the absolute path: results say the relative path, and stay
-            // the same whichever machine or mount point made them.
-            var probe = try JSONValue(encoding: reader.info)
-            if case var .object(o) = probe { o["path"] = nil; probe = .object(o) }
-            try opened(ProbeReport(probe: probe, clipCount: plan.clips.count))
+        try Self.stageErrors(path) {
+            let (reader, plan) = try open(path, opened)
             try reader.decode(plan, geometry: geometry) { d in
-                let frames = ClipFrames(index: d.plan.index, start: d.plan.start, end: d.plan.end, timestamps: d.plan.timestamps,
-                                    frameTimestamps: d.frameTimestamps, crop: d.plan.crop.rawValue,
-                                    repeatedFrames: d.plan.repeatedFrames, pixels: d.pixels,
-                                    frames: d.frames, height: d.height, width: d.width)
+                let frames = Self.frames(d)
                 try clip(shuffleFrames ? frames.shuffled(seed: Shard.fnv1a(URL(fileURLWithPath: path).lastPathComponent)) : frames)
             }
+        }
+    }
+
+    /// Decodes the first `firstFrames` frames and stops; the returned ``ClipRest`` keeps the file
+    /// open and the decoder where it stopped, so the rest costs only what the prefix did not
+    /// decode (`VideoReader.decodePrefix`). `shuffle_frames` does not apply (the pipeline
+    /// rejects it with such a cascade).
+    public func decode(path: String, firstFrames: Int, opened: (ProbeReport) throws -> Void,
+                       prefix: (ClipFrames, ClipRest) throws -> Void) throws {
+        try Self.stageErrors(path) {
+            let (reader, plan) = try open(path, opened)
+            guard plan.clips.count == 1 else { throw StageFailure.notOneClip(path: path, clips: plan.clips.count) }
+            let head = try reader.decodePrefix(plan, frames: min(firstFrames, plan.clips[0].timestamps.count), geometry: geometry)
+            var frames = Self.frames(head)
+            frames.isPrefix = true
+            try prefix(frames, Rest(reader: reader, path: path))
+        }
+    }
+
+    /// The rest of a clip: the open reader, decoded on demand.
+    final class Rest: ClipRest, @unchecked Sendable {
+        private var reader: VideoReader?
+        let path: String
+        init(reader: VideoReader, path: String) { self.reader = reader; self.path = path }
+        func decode() throws -> ClipFrames {
+            guard let reader else { throw StageFailure(kind: "internal", message: "\(path): the rest of the clip was already decoded") }
+            self.reader = nil   // the file closes when this returns
+            return try MediaDecoder.stageErrors(path) { MediaDecoder.frames(try reader.decodeRest()) }
+        }
+    }
+
+    /// Opens and probes `path`, plans its clips and reports them to `opened`.
+    private func open(_ path: String, _ opened: (ProbeReport) throws -> Void) throws -> (VideoReader, SamplingPlan) {
+        let reader = try VideoReader(path: path, options: options)
+        let plan = try SamplingPlan.make(for: reader.info, mode: mode)
+        // The probe without the absolute path: results say the relative path, and stay
+        // the same whichever machine or mount point made them.
+        var probe = try JSONValue(encoding: reader.info)
+        if case var .object(o) = probe { o["path"] = nil; probe = .object(o) }
+        try opened(ProbeReport(probe: probe, clipCount: plan.clips.count))
+        return (reader, plan)
+    }
+
+    private static func frames(_ d: DecodedClip) -> ClipFrames {
+        ClipFrames(index: d.plan.index, start: d.plan.start, end: d.plan.end, timestamps: Array(d.plan.timestamps.prefix(d.frames)),
+                   frameTimestamps: d.frameTimestamps, crop: d.plan.crop.rawValue,
+                   repeatedFrames: d.plan.repeatedFrames, pixels: d.pixels,
+                   frames: d.frames, height: d.height, width: d.width)
+    }
+
+    /// Media and sampling errors as the ``StageFailure`` of the file.
+    private static func stageErrors<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
         } catch let e as MediaError {
             throw StageFailure(kind: e.kind.rawValue, message: e.description)
         } catch let e as SamplingError {

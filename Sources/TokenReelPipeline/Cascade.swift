@@ -14,6 +14,13 @@ import TokenReelModel   // SHA256
 /// The first stage's tokens are made in the tokenize stage; later stages embed in the infer
 /// stage, from the decoded pixels the tokens carry, only for the clips that reach them.
 ///
+/// Leading stages may see only the start of the clip (`first_frames`, ``Level/firstFrames``):
+/// the engine then decodes each video's clip in two parts (``ClipModel/prefixFrames``), and a
+/// clip those stages are sure of is never decoded further, so early exit saves decoding as
+/// well as inference. A clip they are unsure of comes back whole (``ClipFrames/earlier``) and
+/// goes on at the first stage that sees the whole clip. (FrameExit, Ghodrati et al., CVPR 2021,
+/// stops reading frames the same way.)
+///
 /// A plain pipeline is a cascade of one stage: it runs exactly as its model and records no exit
 /// stage, so the command line has one model type whatever the pipeline.
 ///
@@ -26,17 +33,28 @@ public final class CascadeModel<Stage: ClipModel>: ClipModel, Sendable {
         public var frames: Int, height: Int, width: Int
         /// A clip exits here when its top probability is >= this; nil on the last stage.
         public var threshold: Double?
+        /// The stage sees only the decoded clip's first `firstFrames` frames (its `frames` are
+        /// taken from them); nil: the whole clip.
+        public var firstFrames: Int?
 
-        public init(model: Stage, frames: Int, height: Int, width: Int, threshold: Double?) {
+        public init(model: Stage, frames: Int, height: Int, width: Int, threshold: Double?, firstFrames: Int? = nil) {
             self.model = model; self.frames = frames; self.height = height; self.width = width; self.threshold = threshold
+            self.firstFrames = firstFrames
         }
     }
 
-    /// What travels from tokenize to infer: the first stage's tokens and, when there are later
-    /// stages, the decoded clip they derive their inputs from.
+    /// What travels from tokenize to infer: the tokens of the stage the clip starts at (the first,
+    /// or the first that sees the whole clip when a prefix left the earlier ones unsure) and,
+    /// when there are later stages, the decoded clip they derive their inputs from.
     public struct Tokens: Sendable {
         public var first: Stage.Tokens
         public var clip: ClipFrames?
+        /// The stage `first` belongs to.
+        public var start = 0
+        /// Only the start of the clip was decoded (``ClipFrames/isPrefix``).
+        public var isPrefix = false
+        /// What the stages run on the clip's prefix concluded.
+        public var earlier: ClipOutput?
     }
 
     /// Per-worker scratch: one workspace per stage, made the first time the worker runs it.
@@ -56,6 +74,9 @@ public final class CascadeModel<Stage: ClipModel>: ClipModel, Sendable {
     public var labels: [String] { stages[0].model.labels }
     public var stageCount: Int { stages.count }
     public var fullFlopsPerClip: Int { stages[stages.count - 1].model.fullFlopsPerClip }
+    /// The leading stages' `firstFrames` when the clip is decoded in two parts; nil when every
+    /// stage sees the whole clip, or when every clip runs every stage (``exitsEarly`` false).
+    public var prefixFrames: Int? { exitsEarly ? stages[0].firstFrames : nil }
 
     /// - Precondition: at least one stage; every stage but the last has a threshold; all stages
     ///   have the same labels (``load(config:)`` checks these and names the files).
@@ -64,6 +85,11 @@ public final class CascadeModel<Stage: ClipModel>: ClipModel, Sendable {
         precondition(stages.dropLast().allSatisfy { $0.threshold != nil } && stages.last!.threshold == nil,
                      "every stage but the last has a threshold")
         precondition(stages.allSatisfy { $0.model.labels == stages[0].model.labels }, "the stages' labels differ")
+        let leading = stages.prefix { $0.firstFrames != nil }
+        precondition(stages.dropFirst(leading.count).allSatisfy { $0.firstFrames == nil }
+                     && leading.allSatisfy { $0.firstFrames == leading.first!.firstFrames && $0.frames <= $0.firstFrames! }
+                     && leading.count < stages.count,
+                     "first_frames: leading stages only, all the same, at least each one's frames, not the last stage")
         self.stages = stages
         self.exitsEarly = exitsEarly
         inputFrames = stages.map(\.frames).max()!
@@ -92,39 +118,56 @@ public final class CascadeModel<Stage: ClipModel>: ClipModel, Sendable {
         return w
     }
 
-    /// The input of stage `k`, derived from the decoded clip.
+    /// The input of stage `k`, derived from the decoded clip (for a stage with `firstFrames`,
+    /// from its first frames: the whole clip's, or a prefix's, which are the same frames).
     private func input(_ k: Int, _ clip: ClipFrames) -> ClipFrames {
-        ClipResampler.derive(clip, frames: stages[k].frames, height: stages[k].height, width: stages[k].width)
+        var source = clip
+        if let n = stages[k].firstFrames, !clip.isPrefix { source = clip.prefix(n) }
+        return ClipResampler.derive(source, frames: stages[k].frames, height: stages[k].height, width: stages[k].width)
     }
 
     public func embed(_ clip: ClipFrames, workspace: Workspace) throws -> Tokens {
-        guard clip.frames == inputFrames, clip.height == inputHeight, clip.width == inputWidth,
+        let frames = clip.isPrefix ? stages[0].firstFrames : inputFrames
+        guard let frames, clip.frames == frames, clip.height == inputHeight, clip.width == inputWidth,
               clip.pixels.count == clip.frames * clip.height * clip.width * 3 else {
-            throw StageFailure(kind: "internal", message: "clip \(clip.index) is \(clip.frames)x\(clip.height)x\(clip.width), the pipeline decodes \(inputFrames)x\(inputHeight)x\(inputWidth)")
+            throw StageFailure(kind: "internal", message: "clip \(clip.index) is \(clip.frames)x\(clip.height)x\(clip.width)\(clip.isPrefix ? " (a prefix)" : ""), the pipeline decodes \(inputFrames)x\(inputHeight)x\(inputWidth)\(stages[0].firstFrames.map { ", its first \($0) frames first" } ?? "")")
         }
-        return Tokens(first: try stages[0].model.embed(input(0, clip), workspace: self.workspace(0, workspace)),
-                      clip: stages.count > 1 ? clip : nil)
+        // A whole clip after its prefix: on from the first stage that sees the whole clip.
+        let start = clip.earlier.map { _ in stages.firstIndex { $0.firstFrames == nil }! } ?? 0
+        return Tokens(first: try stages[start].model.embed(input(start, clip), workspace: self.workspace(start, workspace)),
+                      clip: start < stages.count - 1 || clip.isPrefix ? clip : nil,
+                      start: start, isPrefix: clip.isPrefix, earlier: clip.earlier)
     }
 
     public func classify(_ batch: [Tokens], workspace: Workspace) -> [Result<ClipOutput, StageFailure>] {
         var results = [Result<ClipOutput, StageFailure>?](repeating: nil, count: batch.count)
-        var flops = [Int](repeating: 0, count: batch.count)
-        var stageLogits = [[[Float]]](repeating: [], count: batch.count)
-        var pending = Array(batch.indices)     // clips still running, batch positions
-        for (k, stage) in stages.enumerated() where !pending.isEmpty {
-            let ws = self.workspace(k, workspace)
+        var flops = batch.map { $0.earlier?.flops ?? 0 }
+        var stageLogits = batch.map { $0.earlier?.stageLogits ?? [] }
+        var pending: [Int] = []     // clips going on from an earlier stage of this call, batch positions
+        for (k, stage) in stages.enumerated() {
             var tokens: [Stage.Tokens] = [], running: [Int] = []
             for i in pending {
-                if k == 0 { tokens.append(batch[i].first); running.append(i); continue }
+                if batch[i].isPrefix && stage.firstFrames == nil {
+                    // The stages that see the start were unsure: the engine decodes the rest.
+                    results[i] = .success(ClipOutput(logits: stageLogits[i].last ?? [], flops: flops[i],
+                                                     stageLogits: stageLogits[i], needsWholeClip: true))
+                    continue
+                }
                 do {
-                    tokens.append(try stage.model.embed(input(k, batch[i].clip!), workspace: ws))
+                    tokens.append(try stage.model.embed(input(k, batch[i].clip!), workspace: self.workspace(k, workspace)))
                     running.append(i)
                 } catch {
                     results[i] = .failure((error as? StageFailure) ?? StageFailure(kind: "internal", message: "\(error)"))
                 }
             }
-            let outputs = stage.model.classify(tokens, workspace: ws)
+            for i in batch.indices where batch[i].start == k {
+                tokens.append(batch[i].first)
+                running.append(i)
+            }
             pending = []
+            if running.isEmpty { continue }
+            let ws = self.workspace(k, workspace)
+            let outputs = stage.model.classify(tokens, workspace: ws)
             for (j, i) in running.enumerated() {
                 guard j < outputs.count else {
                     results[i] = .failure(StageFailure(kind: "model_output", message: "stage \(k) returned \(outputs.count) outputs for a batch of \(running.count)"))
@@ -182,8 +225,17 @@ extension CascadeModel where Stage == VideoModelAdapter {
                 throw PipelineConfigError(file: file, key: "\(k).model", line: nil,
                                           message: "\(url.path) has labels \(model.labels), but \(config.url(ofModel: cascade[0].modelPath).path) (cascade[0]) has \(first.model.labels): every stage must label the same classes in the same order")
             }
+            if let n = stage.firstFrames, model.inputFrames > n {
+                throw PipelineConfigError(file: file, key: "\(k).first_frames", line: nil,
+                                          message: "\(n) frames, but the stage takes \(model.inputFrames) (\(k).frames, or its model's own): it needs at least as many")
+            }
             levels.append(Level(model: model, frames: model.inputFrames, height: model.inputHeight, width: model.inputWidth,
-                                threshold: stage.threshold))
+                                threshold: stage.threshold, firstFrames: stage.firstFrames))
+        }
+        let decoded = levels.map(\.frames).max()!
+        if let i = cascade.firstIndex(where: { $0.firstFrames != nil }), let n = cascade[i].firstFrames, n >= decoded {
+            throw PipelineConfigError(file: file, key: "cascade[\(i)].first_frames", line: nil,
+                                      message: "\(n) frames, but the pipeline decodes \(decoded) per clip (the most any stage takes): the start must be fewer")
         }
         return CascadeModel(stages: levels)
     }

@@ -71,6 +71,8 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         var probabilities: [[Double]] = []
         var finalized = false
         var decodeSeconds = 0.0, tokenizeSeconds = 0.0, inferSeconds = 0.0
+        /// The undecoded rest of the video's clip while only its prefix is out (two-part decoding).
+        var rest: ClipRest?
         init(input: InputFile) { self.input = input }
 
         /// Clips that came back without a result (model output rejected).
@@ -86,6 +88,8 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
     }
 
     private struct FramesItem: @unchecked Sendable { let video: VideoState; let clip: ClipFrames }
+    /// A prefix the model was unsure of: its video, and what the model concluded from it.
+    private struct RestJob: @unchecked Sendable { let video: VideoState; let earlier: ClipOutput }
     private struct TokensItem: @unchecked Sendable {
         let video: VideoState
         var clip: ClipFrames   // pixels emptied: only the metadata travels on
@@ -108,6 +112,10 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         let spent = Locked((clips: 0, flops: 0, exits: [Int](repeating: 0, count: stageCount)))
         let busy = Locked(["decode": 0.0, "tokenize": 0.0, "infer": 0.0, "write": 0.0])
         let start = monotonicSeconds()
+        // Two-part decoding when the model's first stages see only the start of the clip (a
+        // shuffled clip's first frames are not its start: then the whole clip, as usual).
+        let prefixFrames = config.preprocess.shuffleFrames ? nil : model.prefixFrames
+        let rests = RestBoard<RestJob>()
 
         func spawn(_ stage: String, _ count: Int, group: DispatchGroup, _ body: @escaping (Int) -> Void) {
             for i in 0 ..< count {
@@ -116,45 +124,89 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
             }
         }
 
-        // Decode: one file at a time per worker; each clip goes on as soon as it is decoded.
+        // Decode: one file at a time per worker; each clip goes on as soon as it is decoded. With
+        // two-part decoding, the rests the model asks for come before new files, and the workers
+        // stay until no prefix is out that could still ask for one.
         let decodeGroup = DispatchGroup()
         spawn("decode", w.decode, group: decodeGroup) { _ in
             var busySeconds = 0.0
-            while !self.isStopping {
-                let i: Int? = nextInput.withLock { n in
+            /// Pushes `frames`; returns the seconds spent blocked on a full queue.
+            func send(_ video: VideoState, _ frames: ClipFrames) -> Double {
+                let b0 = monotonicSeconds()
+                framesQueue.push(FramesItem(video: video, clip: frames))
+                return monotonicSeconds() - b0
+            }
+            func fail(_ video: VideoState, _ error: Error) {
+                let failure = (error as? StageFailure) ?? StageFailure(kind: "internal", message: "\(error)")
+                video.lock.lock(); if video.failure == nil { video.failure = failure }; video.lock.unlock()
+            }
+            func decodeRest(_ job: RestJob) {
+                let video = job.video
+                let t0 = monotonicSeconds()
+                var blocked = 0.0
+                video.lock.lock(); let rest = video.rest; video.rest = nil; video.lock.unlock()
+                var done = false
+                do {
+                    guard let rest else { throw StageFailure(kind: "internal", message: "no rest of the clip to decode") }
+                    var whole = try rest.decode()
+                    whole.earlier = job.earlier
+                    blocked = send(video, whole)
+                } catch {
+                    fail(video, error)
+                    video.lock.lock(); video.failedClips += 1; done = video.takeCompletion(); video.lock.unlock()
+                }
+                let spent = monotonicSeconds() - t0 - blocked
+                busySeconds += spent
+                video.lock.lock(); video.decodeSeconds += spent; video.lock.unlock()
+                if done { writeQueue.push(video) }
+                rests.settled()
+            }
+            while true {
+                if let job = rests.take(wait: false) { decodeRest(job); continue }
+                let i: Int? = self.isStopping ? nil : nextInput.withLock { n in
                     guard n < inputs.count else { return nil }
                     defer { n += 1 }
                     return n
                 }
-                guard let i else { break }
+                guard let i else {
+                    guard let job = rests.take(wait: true) else { break }
+                    decodeRest(job)
+                    continue
+                }
                 let video = VideoState(input: inputs[i])
                 let t0 = monotonicSeconds()
                 var blocked = 0.0
+                let opened: (ProbeReport) throws -> Void = { report in
+                    video.lock.lock(); video.probe = report.probe; video.clipCount = report.clipCount; video.lock.unlock()
+                    if report.clipCount == 0 {
+                        throw StageFailure(kind: "no_clips", message: "the sampling plan has no clips for this video")
+                    }
+                }
                 do {
-                    try self.decoder.decode(video.input, opened: { report in
-                        video.lock.lock(); video.probe = report.probe; video.clipCount = report.clipCount; video.lock.unlock()
-                        if report.clipCount == 0 {
-                            throw StageFailure(kind: "no_clips", message: "the sampling plan has no clips for this video")
-                        }
-                    }, clip: { frames in
-                        video.lock.lock(); video.clipsSent += 1; video.lock.unlock()
-                        let b0 = monotonicSeconds()
-                        framesQueue.push(FramesItem(video: video, clip: frames))
-                        blocked += monotonicSeconds() - b0
-                    })
+                    if let prefixFrames {
+                        try self.decoder.decode(video.input, firstFrames: prefixFrames, opened: opened, prefix: { frames, rest in
+                            video.lock.lock(); video.clipsSent += 1; video.rest = rest; video.lock.unlock()
+                            rests.prefixSent()
+                            blocked += send(video, frames)
+                        })
+                    } else {
+                        try self.decoder.decode(video.input, opened: opened, clip: { frames in
+                            video.lock.lock(); video.clipsSent += 1; video.lock.unlock()
+                            blocked += send(video, frames)
+                        })
+                    }
                     video.lock.lock()
                     if video.clipCount != video.clipsSent {
                         video.failure = StageFailure(kind: "internal", message: "decoder produced \(video.clipsSent) clips of \(video.clipCount ?? -1) planned")
                     }
                     video.lock.unlock()
                 } catch {
-                    let failure = (error as? StageFailure) ?? StageFailure(kind: "internal", message: "\(error)")
-                    video.lock.lock(); video.failure = failure; video.lock.unlock()
+                    fail(video, error)
                 }
                 let spent = monotonicSeconds() - t0 - blocked
                 busySeconds += spent
                 video.lock.lock()
-                video.decodeSeconds = spent
+                video.decodeSeconds += spent
                 video.decodeFinished = true
                 let done = video.takeCompletion()
                 video.lock.unlock()
@@ -182,9 +234,11 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                     item.video.tokenizeSeconds += spent
                     item.video.failedClips += 1
                     if item.video.failure == nil { item.video.failure = failure }
+                    item.video.rest = nil
                     let done = item.video.takeCompletion()
                     item.video.lock.unlock()
                     if done { writeQueue.push(item.video) }
+                    if item.clip.isPrefix { rests.settled() }
                     continue
                 }
                 var clip = item.clip
@@ -209,7 +263,16 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                 let t0 = monotonicSeconds()
                 let outputs = self.model.classify(batch.map(\.tokens), workspace: workspace)
                 var finished: [VideoState] = []
+                var settled = 0
                 for (k, item) in batch.enumerated() {
+                    if k < outputs.count, case let .success(out) = outputs[k], out.needsWholeClip, item.clip.isPrefix {
+                        // Unsure from the start of the clip: a decode worker decodes the rest.
+                        let share = (monotonicSeconds() - t0) / Double(batch.count)
+                        item.video.lock.lock(); item.video.inferSeconds += share; item.video.lock.unlock()
+                        rests.ask(RestJob(video: item.video, earlier: out))
+                        continue
+                    }
+                    if item.clip.isPrefix { settled += 1 }
                     let clipResult = k < outputs.count ? outputs[k].flatMap { self.score(item.clip, output: $0) } : nil
                     if case let .success((result, _))? = clipResult {
                         spent.withLock { s in
@@ -234,12 +297,14 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
                         }
                     }
                     item.video.inferSeconds += share
+                    item.video.rest = nil   // settled from its start: the rest is never decoded
                     if item.video.takeCompletion() { finished.append(item.video) }
                     item.video.lock.unlock()
+                    clipsDone.withLock { $0 += 1 }
                 }
                 busySeconds += monotonicSeconds() - t0
-                clipsDone.withLock { $0 += batch.count }
                 for video in finished { writeQueue.push(video) }
+                for _ in 0 ..< settled { rests.settled() }
             }
             busy.withLock { $0["infer"]! += busySeconds }
         }
@@ -335,5 +400,45 @@ public final class LabelingEngine<Decoder: VideoDecoding, Model: ClipModel>: @un
         return VideoResult(input: input, status: .ok, error: nil, probe: video.probe, model: modelRef,
                            pipeline: pipelineRef, label: top[0].label, score: top[0].score, topK: top,
                            clips: clips, timing: timing)
+    }
+}
+
+/// Two-part decoding's hand-back from infer to decode: how many prefixes are out (the decode
+/// workers must not finish while one may still ask for its rest) and the rests asked for,
+/// oldest first. Unbounded, so the infer stage never waits on it (no cycle of full queues); it
+/// holds at most one job per prefix out, and those are bounded by the queues and batches.
+final class RestBoard<Job>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var out = 0
+    private var jobs: [Job] = []
+    private var head = 0
+
+    /// A prefix went out.
+    func prefixSent() { condition.lock(); out += 1; condition.unlock() }
+
+    /// A prefix's clip was settled, from its start or whole (or failed): one fewer to wait for.
+    func settled() {
+        condition.lock(); out -= 1; condition.broadcast(); condition.unlock()
+    }
+
+    /// A prefix needs its rest decoded.
+    func ask(_ job: Job) {
+        condition.lock(); jobs.append(job); condition.signal(); condition.unlock()
+    }
+
+    /// The oldest job asked for; when there is none: nil at once (`wait` false), or after waiting
+    /// until one comes or no prefix is out (`wait` true: nil means no job can come any more).
+    func take(wait: Bool) -> Job? {
+        condition.lock(); defer { condition.unlock() }
+        while true {
+            if head < jobs.count {
+                let job = jobs[head]
+                head += 1
+                if head == jobs.count { jobs.removeAll(keepingCapacity: true); head = 0 }
+                return job
+            }
+            if !wait || out == 0 { return nil }
+            condition.wait()
+        }
     }
 }

@@ -182,9 +182,15 @@ public struct PipelineConfig: Sendable, Equatable {
         /// `cascade[i].threshold`: a clip exits here when its top softmax probability is at least
         /// this (0...1). Required on every stage but the last, which has none.
         public var threshold: Double?
+        /// `cascade[i].first_frames`: the stage sees only the decoded clip's first N frames (its
+        /// own `frames` are taken from them), and a clip that exits at it is never decoded further.
+        /// Only on leading stages, all with the same N, with `sampling.mode: uniform`.
+        public var firstFrames: Int?
 
-        public init(modelPath: String, geometry: StageGeometry = .init(), tokenKeeping: TokenKeepingOption? = nil, threshold: Double? = nil) {
+        public init(modelPath: String, geometry: StageGeometry = .init(), tokenKeeping: TokenKeepingOption? = nil, threshold: Double? = nil,
+                    firstFrames: Int? = nil) {
             self.modelPath = modelPath; self.geometry = geometry; self.tokenKeeping = tokenKeeping; self.threshold = threshold
+            self.firstFrames = firstFrames
         }
     }
 
@@ -252,6 +258,8 @@ public struct PipelineConfig: Sendable, Equatable {
         struct HashedStage: Codable {
             var frames: Int?; var height: Int?; var width: Int?
             var tokenKeeping: TokenKeepingOption?; var threshold: Double?
+            /// Only when set (nil is not encoded), so hashes of cascades without it are unchanged.
+            var firstFrames: Int?
         }
         struct Hashed: Codable {
             var name: String; var sampling: Sampling; var preprocess: Preprocess
@@ -263,7 +271,7 @@ public struct PipelineConfig: Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let stages = cascade?.map { HashedStage(frames: $0.geometry.frames, height: $0.geometry.height, width: $0.geometry.width,
-                                                tokenKeeping: $0.tokenKeeping, threshold: $0.threshold) }
+                                                tokenKeeping: $0.tokenKeeping, threshold: $0.threshold, firstFrames: $0.firstFrames) }
         // Encoding these plain value types cannot fail.
         let data = try! encoder.encode(Hashed(name: name, sampling: sampling, preprocess: preprocess,
                                               decode: decode, output: output,
@@ -471,6 +479,14 @@ extension PipelineConfig {
             }
         }
 
+        // A cascade that decodes the start of the clip first takes one clip per video.
+        if let stages, let cascadeNode = top["cascade"], stages.contains(where: { $0.firstFrames != nil }) {
+            if config.sampling.mode != .uniform {
+                throw r.error("sampling.mode", top["sampling"].flatMap { r.entry($0, "mode") } ?? cascadeNode,
+                              "'\(config.sampling.mode.rawValue)' gives several clips per video, but a cascade with first_frames decodes one clip in two parts: use 'uniform'")
+            }
+        }
+
         if let node = top["output"] {
             let m = try r.mapping(node, at: "output", allowed: ["top_k", "probabilities", "logits"])
             if let v = m["top_k"] { config.output.topK = try r.int(v, at: "output.top_k", range: 1...1000) }
@@ -575,9 +591,10 @@ private struct ConfigReader {
         guard (2...8).contains(items.count) else {
             throw error("cascade", node, "needs 2 to 8 stages, cheapest first (got \(items.count)); for one model use 'model'")
         }
+        var firstFramesSeen: Int?   // first_frames of the stages so far, while they all have it
         return try items.enumerated().map { (i, item) in
             let k = "cascade[\(i)]"
-            let m = try mapping(item, at: k, allowed: ["model", "frames", "height", "width", "token_keeping", "threshold"])
+            let m = try mapping(item, at: k, allowed: ["model", "frames", "height", "width", "token_keeping", "threshold", "first_frames"])
             guard let modelNode = m["model"] else { throw error("\(k).model", item, "required: the path of this stage's .safetensors file") }
             var stage = PipelineConfig.CascadeStage(modelPath: try string(modelNode, at: "\(k).model"))
             if stage.modelPath.isEmpty { throw error("\(k).model", modelNode, "must not be empty") }
@@ -586,6 +603,17 @@ private struct ConfigReader {
             if let v = m["width"] { stage.geometry.width = try int(v, at: "\(k).width", range: 8...8192) }
             if let v = m["token_keeping"] { stage.tokenKeeping = try tokenKeeping(v, at: "\(k).token_keeping") }
             let last = i == items.count - 1
+            if let v = m["first_frames"] {
+                let n = try int(v, at: "\(k).first_frames", range: 1...1024)
+                if last { throw error("\(k).first_frames", v, "not used on the last stage: it sees the whole clip") }
+                if i > 0, firstFramesSeen != n {
+                    throw error("\(k).first_frames", v, firstFramesSeen == nil
+                                ? "only the first stages may see the start of the clip: cascade[\(i - 1)] sees all of it"
+                                : "\(n) differs from the earlier stages' \(firstFramesSeen!): the clip is decoded in two parts, so every stage with first_frames sees the same start")
+                }
+                stage.firstFrames = n
+            }
+            if i == 0 || firstFramesSeen != nil { firstFramesSeen = stage.firstFrames }
             switch (m["threshold"], last) {
             case (nil, false):
                 throw error("\(k).threshold", item, "required on every stage but the last: the top softmax probability (0...1) at which a clip stops here")

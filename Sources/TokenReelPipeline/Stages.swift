@@ -28,12 +28,30 @@ public struct ClipFrames: Sendable {
     public var frames: Int
     public var height: Int
     public var width: Int
+    /// Only the clip's first `frames` frames (`timestamps` and `frameTimestamps` are theirs): what
+    /// the decoder gives a model whose first stages need no more (``ClipModel/prefixFrames``).
+    public var isPrefix = false
+    /// The whole clip after its prefix left the model unsure: what the stages that ran on the
+    /// prefix concluded (``ClipOutput/needsWholeClip``); the model goes on from there.
+    public var earlier: ClipOutput?
 
     public init(index: Int, start: Double, end: Double, timestamps: [Double], frameTimestamps: [Double],
                 crop: String, repeatedFrames: Bool, pixels: [UInt8], frames: Int, height: Int, width: Int) {
         self.index = index; self.start = start; self.end = end; self.timestamps = timestamps
         self.frameTimestamps = frameTimestamps; self.crop = crop; self.repeatedFrames = repeatedFrames
         self.pixels = pixels; self.frames = frames; self.height = height; self.width = width
+    }
+
+    /// The clip's first `count` frames (at most all of them), marked ``isPrefix``.
+    public func prefix(_ count: Int) -> ClipFrames {
+        let n = min(max(count, 0), frames)
+        var out = self
+        out.frames = n
+        out.pixels = Array(pixels.prefix(n * height * width * 3))
+        out.timestamps = Array(timestamps.prefix(n))
+        out.frameTimestamps = Array(frameTimestamps.prefix(n))
+        out.isPrefix = true
+        return out
     }
 }
 
@@ -70,6 +88,18 @@ public protocol VideoDecoding: Sendable {
     /// `clip` once per planned clip, in plan order. Throws ``StageFailure`` for a bad file;
     /// rethrows what `clip` throws.
     func decode(path: String, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws
+    /// A one-clip video in two parts (see the default implementation below).
+    func decode(path: String, firstFrames: Int, opened: (ProbeReport) throws -> Void,
+                prefix: (ClipFrames, ClipRest) throws -> Void) throws
+}
+
+/// The rest of a clip whose first frames were decoded on their own
+/// (``VideoDecoding/decode(path:firstFrames:opened:prefix:)``). Holds the open file and decoder
+/// state until it is decoded or released.
+public protocol ClipRest: AnyObject, Sendable {
+    /// Decodes the rest; returns the whole clip (the prefix's frames too). Called at most once,
+    /// from any thread. Throws ``StageFailure`` for a bad file.
+    func decode() throws -> ClipFrames
 }
 
 extension VideoDecoding {
@@ -77,6 +107,42 @@ extension VideoDecoding {
     /// is not UTF-8 (``InputFile/withOpenablePath(_:)``): what every stage that decodes calls.
     public func decode(_ input: InputFile, opened: (ProbeReport) throws -> Void, clip: (ClipFrames) throws -> Void) throws {
         try input.withOpenablePath { path in try decode(path: path, opened: opened, clip: clip) }
+    }
+
+    /// `decode(path:firstFrames:...)` on a discovered file (see ``InputFile/withOpenablePath(_:)``).
+    public func decode(_ input: InputFile, firstFrames: Int, opened: (ProbeReport) throws -> Void,
+                       prefix: (ClipFrames, ClipRest) throws -> Void) throws {
+        try input.withOpenablePath { path in try decode(path: path, firstFrames: firstFrames, opened: opened, prefix: prefix) }
+    }
+
+    /// A one-clip video in two parts, for a model whose first stages need only the clip's first
+    /// `firstFrames` frames (``ClipModel/prefixFrames``): opens and probes as `decode(path:...)`,
+    /// then calls `prefix` once with those frames (``ClipFrames/isPrefix``) and the rest, which
+    /// the caller decodes only if it must. Plans of more than one clip are a ``StageFailure``
+    /// (`sampling`). This default decodes the whole clip at once (correct, saves nothing);
+    /// ``MediaDecoder`` stops after the prefix.
+    public func decode(path: String, firstFrames: Int, opened: (ProbeReport) throws -> Void,
+                       prefix: (ClipFrames, ClipRest) throws -> Void) throws {
+        var whole: ClipFrames?
+        try decode(path: path, opened: { report in
+            try opened(report)
+            if report.clipCount > 1 { throw StageFailure.notOneClip(path: path, clips: report.clipCount) }
+        }, clip: { whole = $0 })
+        if let whole { try prefix(whole.prefix(firstFrames), DecodedRest(whole)) }
+    }
+}
+
+/// A ``ClipRest`` already decoded.
+final class DecodedRest: ClipRest, @unchecked Sendable {
+    let whole: ClipFrames
+    init(_ whole: ClipFrames) { self.whole = whole }
+    func decode() throws -> ClipFrames { whole }
+}
+
+extension StageFailure {
+    /// A prefix cascade met a video whose sampling plan has several clips.
+    static func notOneClip(path: String, clips: Int) -> StageFailure {
+        StageFailure(kind: "sampling", message: "\(path): the sampling plan has \(clips) clips; a cascade whose first stages see the start of the clip (first_frames) takes one clip per video")
     }
 }
 
@@ -91,9 +157,14 @@ public struct ClipOutput: Sendable, Equatable {
     /// A cascade's logits at every stage the clip ran, in stage order (the last are `logits`);
     /// empty for a single model.
     public var stageLogits: [[Float]]
+    /// The clip was a prefix (``ClipFrames/isPrefix``) and the stages that take a prefix were
+    /// not sure of it: the engine decodes the whole clip and runs the model again on it, with
+    /// this output as ``ClipFrames/earlier``. `logits` and `exitStage` mean nothing yet.
+    public var needsWholeClip = false
 
-    public init(logits: [Float], exitStage: Int? = nil, flops: Int, stageLogits: [[Float]] = []) {
+    public init(logits: [Float], exitStage: Int? = nil, flops: Int, stageLogits: [[Float]] = [], needsWholeClip: Bool = false) {
         self.logits = logits; self.exitStage = exitStage; self.flops = flops; self.stageLogits = stageLogits
+        self.needsWholeClip = needsWholeClip
     }
 }
 
@@ -125,6 +196,14 @@ public protocol ClipModel: Sendable {
     /// Infer stage: B token sets -> B outputs, in batch order. A failure fails only its clip
     /// (and so its video).
     func classify(_ batch: [Tokens], workspace: Workspace) -> [Result<ClipOutput, StageFailure>]
+    /// Frames a clip's first stages need when fewer than the whole clip (a cascade whose first
+    /// stages see its start); nil: the whole clip. The engine then decodes one-clip videos in two
+    /// parts: the prefix first, the rest only for clips whose output ``ClipOutput/needsWholeClip``.
+    var prefixFrames: Int? { get }
+}
+
+extension ClipModel {
+    public var prefixFrames: Int? { nil }
 }
 
 extension ClipFrames {

@@ -141,3 +141,64 @@ final class DecodeWorkTests: XCTestCase {
         XCTAssertLessThan(residentBytes() - before, 8 << 20, "resident memory grew over 300 files")
     }
 }
+
+/// A clip decoded in two parts (`decodePrefix`, then `decodeRest`) is the clip one `decode` gives,
+/// and its prefix costs only the frames up to the prefix's last target.
+final class TwoPartDecodeTests: XCTestCase {
+    private func twoParts(_ path: String, frames: Int, first: Int, options: DecodeOptions = .init())
+        throws -> (head: DecodedClip, whole: DecodedClip, headStats: VideoReader.Statistics, stats: VideoReader.Statistics) {
+        let reader = try VideoReader(path: path, options: options)
+        let plan = try SamplingPlan.make(for: reader.info, mode: .uniform(frames: frames))
+        let geometry = FrameGeometry(shortSide: 32, cropWidth: 32, cropHeight: 32)
+        let head = try reader.decodePrefix(plan, frames: first, geometry: geometry)
+        let headStats = reader.statistics
+        let whole = try reader.decodeRest()
+        return (head, whole, headStats, reader.statistics)
+    }
+
+    func testTheTwoPartsAreTheOneDecodeAndThePrefixStopsEarly() throws {
+        let videos = [
+            try TestVideos.indexed("parts-bframes.mp4", frames: 120, codec: ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "250"]),
+            try TestVideos.indexed("parts-gop10.mkv", frames: 120, codec: ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"]),
+            try TestVideos.indexed("parts-mjpeg.mov", frames: 120, codec: ["-c:v", "mjpeg", "-q:v", "3"]),
+            try TestVideos.indexed("parts-vp9.webm", frames: 60, codec: ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"]),
+        ]
+        for path in videos {
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            let geometry = FrameGeometry(shortSide: 32, cropWidth: 32, cropHeight: 32)
+            let (_, _, reference) = try TestVideos.decodeAll(path, .uniform(frames: 16), geometry: { _ in geometry })
+            let oneCall = try VideoReader(path: path)
+            try oneCall.decode(try SamplingPlan.make(for: oneCall.info, mode: .uniform(frames: 16)), geometry: geometry) { _ in }
+            for first in [1, 8, 15] {
+                let p = try twoParts(path, frames: 16, first: first)
+                XCTAssertEqual(p.whole.pixels, reference[0].pixels, "\(name) first \(first)")
+                XCTAssertEqual(p.whole.frameTimestamps, reference[0].frameTimestamps, "\(name) first \(first)")
+                XCTAssertEqual(p.whole.plan, reference[0].plan)
+                XCTAssertEqual(p.head.frames, first)
+                XCTAssertEqual(p.head.pixels, Array(reference[0].pixels.prefix(first * 32 * 32 * 3)), "\(name) first \(first)")
+                XCTAssertEqual(p.head.frameTimestamps, Array(reference[0].frameTimestamps.prefix(first)))
+                // Together the two parts decode what one call does.
+                XCTAssertEqual(p.stats.framesDecoded, oneCall.statistics.framesDecoded, "\(name) first \(first)")
+                XCTAssertEqual(p.stats.framesConverted, oneCall.statistics.framesConverted, "\(name) first \(first)")
+                // The prefix stops near its last target: about first/16 of the video, not all of it.
+                XCTAssertLessThan(p.headStats.packetsSent, p.stats.packetsSent, "\(name) first \(first)")
+            }
+            let half = try twoParts(path, frames: 16, first: 8)
+            let total = try TestVideos.frameTimes(path).count
+            XCTAssertLessThanOrEqual(half.headStats.packetsSent + half.headStats.packetsDropped, total / 2 + 20, "\(name) \(half.headStats)")
+        }
+    }
+
+    func testEveryStrategyGivesTheSameTwoParts() throws {
+        let path = try TestVideos.indexed("parts-strategies.mp4", frames: 150, codec: ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                                                                                        "-x264-params", "bframes=3:b-pyramid=none", "-g", "10"])
+        let reference = try twoParts(path, frames: 4, first: 2)
+        for options in [DecodeOptions(skipUnneededFrames: false, allowSeeking: false), DecodeOptions(allowSeeking: false), DecodeOptions(threads: 2)] {
+            let p = try twoParts(path, frames: 4, first: 2, options: options)
+            XCTAssertEqual(p.head.pixels, reference.head.pixels, "\(options)")
+            XCTAssertEqual(p.whole.pixels, reference.whole.pixels, "\(options)")
+            XCTAssertEqual(p.whole.frameTimestamps, reference.whole.frameTimestamps, "\(options)")
+        }
+        XCTAssertGreaterThan(reference.stats.seeks, 0, "\(reference.stats)")   // the rest seeks over GOPs it does not need
+    }
+}

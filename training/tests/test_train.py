@@ -193,6 +193,20 @@ def test_derive_takes_middle_frames_and_box_filters():
     assert train.derive(clips, 16, 4, 6) is clips
 
 
+def test_view_of_takes_the_first_frames_then_derives():
+    clips = np.zeros((2, 16, 4, 6, 3), np.uint8)
+    for t in range(16):
+        clips[:, t] = 10 + t                                   # frame t has value 10 + t everywhere
+    view = train.view_of(clips, 8, (4, 2, 3))                  # the first 8 frames -> 4 of them, 2x3
+    assert view.shape == (2, 4, 2, 3, 3)
+    assert [int(v) for v in view[0, :, 0, 0, 0]] == [11, 13, 15, 17]   # middles of the prefix's 4 parts
+    assert train.view_of(clips, 8, None).shape == (2, 8, 4, 6, 3)
+    assert np.array_equal(train.view_of(clips, 8, None), clips[:, :8])
+    assert train.view_of(clips, 0, None) is clips
+    with pytest.raises(SystemExit, match="17"):
+        train.view_of(clips, 17, None)
+
+
 def test_motion_init_channels_see_only_change():
     import jax.numpy as jnp
     from tokenreel_ref import model
