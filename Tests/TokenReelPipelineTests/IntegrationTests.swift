@@ -213,6 +213,57 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(r2["score"]?.doubleValue ?? -1, probs.reduce(0, +) / 6, accuracy: 1e-6)
     }
 
+    /// A cascade whose first stage sees the start of the clip, on real files: a clip that goes on
+    /// gets exactly the logits of the last stage alone (the two-part decode is the one decode), and
+    /// one that exits records the frames its start held, with the probabilities the first stage
+    /// gave when it also saw the whole clip's first frames.
+    func testPrefixCascadeOnRealFiles() throws {
+        let model = TestPaths.repositoryRoot.appendingPathComponent("Tests/TokenReelModelTests/Fixtures/tl11_gap.safetensors").path   // 8x16x16
+        func pipeline(_ name: String, threshold: Double) throws -> URL {
+            let url = Self.root.appendingPathComponent("\(name).yaml")
+            try """
+            name: prefix
+            cascade:
+              - {model: \(model), first_frames: 4, frames: 4, threshold: \(threshold)}
+              - {model: \(model)}
+            sampling: {mode: uniform}
+            workers: {decode: 2, tokenize: 1, infer: 1, queue_capacity: 2, batch_size: 3, blas_threads: 1}
+            output: {top_k: 3, probabilities: true, logits: true}
+            """.write(to: url, atomically: true, encoding: .utf8)
+            return url
+        }
+        let alone = Self.root.appendingPathComponent("alone.yaml")
+        try "model: \(model)\nsampling: {mode: uniform}\noutput: {top_k: 3, probabilities: true, logits: true}\n"
+            .write(to: alone, atomically: true, encoding: .utf8)
+        func runWith(_ p: URL) throws -> [String: JSONValue] {
+            let o = out(p.deletingPathExtension().lastPathComponent)
+            _ = try CLI.run(["run", Self.input.path, "-o", o.path, "--pipeline", p.path, "--progress", "never"])
+            return try results(o)
+        }
+        let goOn = try runWith(try pipeline("prefix-never", threshold: 1))
+        let stop = try runWith(try pipeline("prefix-always", threshold: 0))
+        let reference = try runWith(alone)
+        let schema = try SchemaChecker.repositorySchema()
+        var checked = 0
+        for name in Self.tree.good {
+            guard let ref = reference[name]?["clips"]?.arrayValue?.first, let full = goOn[name]?["clips"]?.arrayValue?.first,
+                  let early = stop[name]?["clips"]?.arrayValue?.first else { XCTFail("\(name): no clip"); continue }
+            XCTAssertEqual(schema.validate(goOn[name]!), [], name)
+            XCTAssertEqual(schema.validate(stop[name]!), [], name)
+            XCTAssertEqual(full["exit_stage"]?.doubleValue, 1, name)
+            XCTAssertEqual(full["logits"], ref["logits"], name)
+            XCTAssertEqual(full["frame_timestamps"], ref["frame_timestamps"], name)
+            XCTAssertEqual(early["exit_stage"]?.doubleValue, 0, name)
+            let refTimes = ref["frame_timestamps"]?.arrayValue ?? []
+            XCTAssertEqual(early["frame_timestamps"]?.arrayValue, Array(refTimes.prefix(4)), name)
+            XCTAssertEqual(early["stage_probabilities"]?.arrayValue?.first, full["stage_probabilities"]?.arrayValue?.first, name)
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 3)
+        // Broken files are error records in every run, as without first stages that see the start.
+        for name in Self.tree.broken { XCTAssertEqual(stop[name]?["status"], reference[name]?["status"], name) }
+    }
+
     /// A directory of many inputs (symlinks to one video) so a run lasts long enough to interrupt.
     func manyInputs() throws -> URL {
         let dir = Self.root.appendingPathComponent("many-\(UUID().uuidString.prefix(8))")
