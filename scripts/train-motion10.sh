@@ -9,7 +9,8 @@
 # time, TRAIN_ARGS [the bundled model's recipe] arguments for training/train.py (architecture,
 # learning rate, steps), OUT [WORK_DIR/model.safetensors], OUT96 [WORK_DIR/model-96.safetensors]
 # where the new model fine-tuned at 16x96x96 goes (the default pipeline's model, pipelines/hires.yaml
-# alone; 32 minutes more; OUT96= , set empty, skips it).
+# alone; 32 minutes more; OUT96= , set empty, skips it), OUTSTART [WORK_DIR/model-start.safetensors]
+# where the first stage of pipelines/start.yaml goes (from OUT96; 4 minutes more; OUTSTART= skips it).
 # Seeds: train 1000, 1001 and 1002, validation 2000, test 3000 — the test seed is never used for training.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 work="${1:-scratch/motion10}"
 out="${OUT:-$work/model.safetensors}"
 out96="${OUT96-$work/model-96.safetensors}"
+outstart="${OUTSTART-$work/model-start.safetensors}"
 mkdir -p "$work"
 
 scripts/setup.sh --python
@@ -73,4 +75,14 @@ if [ -n "$out96" ]; then
         --sizes 16x64x64 8x48x48 --keep-rates 1 0.5 --keep-layers 1 --shake 0.5
     sed "s|^model: .*|model: $(realpath "$out96")|" training/motion10-export-96.yaml > "$work/eval96.yaml"
     "$bin" eval "$work/test" -o "$work/eval96" --pipeline "$work/eval96.yaml" --progress never
+
+    # The first stage of pipelines/start.yaml: the 96x96 model fine-tuned on the first 8 of each
+    # exported clip's 16 frames at 8x48x48 (what a stage with first_frames: 8 sees), 2,000 steps.
+    if [ -n "$outstart" ]; then
+        # shellcheck disable=SC2086
+        .venv/bin/python training/train.py --train "$work/train-96.npz" "$work/train2-96.npz" "$work/train3-96.npz" \
+            --val "$work/val-96.npz" --out "$outstart" --init "$out96" --first-frames 8 --geometry 8x48x48 \
+            --tubelet 2,16,16 --hidden 96 --layers 6 --heads 3 --mlp 384 --tokens 8 --tl-loc 2 --motion-init 0.5 \
+            --motion-gain 32 --flow-init 5 --lr 3e-4 --warmup 0.05 --batch 32 --steps 2000 --seed 0 --shake 0.5
+    fi
 fi

@@ -59,7 +59,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let repoPipelines = TestPaths.repositoryRoot.appendingPathComponent("pipelines").resolvingSymlinksInPath().path
         XCTAssertEqual(r.stdout.split(separator: "\n").map { URL(fileURLWithPath: String($0)).resolvingSymlinksInPath().path },
-                       ["cascade.yaml", "default.yaml", "hires.yaml", "lowres.yaml", "multiview.yaml", "sliding.yaml", "vivit-reference.yaml"].map { repoPipelines + "/" + $0 })
+                       ["cascade.yaml", "default.yaml", "hires.yaml", "lowres.yaml", "multiview.yaml", "sliding.yaml", "start.yaml",
+                        "vivit-reference.yaml"].map { repoPipelines + "/" + $0 })
         // TOKENREEL_PIPELINES_DIR comes first.
         try "model: m.safetensors\n".write(to: elsewhere.appendingPathComponent("default.yaml"), atomically: true, encoding: .utf8)
         r = try CLI.run(["pipelines", "list"], environment: ["TOKENREEL_PIPELINES_DIR": elsewhere.path], cwd: elsewhere)
@@ -69,10 +70,10 @@ final class CLITests: XCTestCase {
     func testShippedPipelinesValidate() throws {
         let dir = TestPaths.repositoryRoot.appendingPathComponent("pipelines")
         let files = ["default.yaml", "sliding.yaml", "multiview.yaml", "cascade.yaml", "vivit-reference.yaml", "hires.yaml",
-                     "lowres.yaml"]
+                     "lowres.yaml", "start.yaml"]
             .map { dir.appendingPathComponent($0).path }
         let r = try CLI.run(["pipelines", "validate"] + files)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout.split(separator: "\n").count, 7)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 8)
     }
 }
