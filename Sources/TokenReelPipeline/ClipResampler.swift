@@ -31,6 +31,9 @@ public enum ClipResampler {
                      "a derived clip is never larger than the decoded one (\(frames)x\(height)x\(width) from \(clip.frames)x\(clip.height)x\(clip.width))")
         if (frames, height, width) == (clip.frames, clip.height, clip.width) { return clip }
         let indices = frameIndices(from: clip.frames, to: frames)
+        if let ky = binaryFactor(clip.height, height), let kx = binaryFactor(clip.width, width) {
+            return blockMeans(clip, indices: indices, ky: ky, kx: kx)
+        }
         let rows = FlatTaps(boxWeights(from: clip.height, to: height))
         let columns = FlatTaps(boxWeights(from: clip.width, to: width))
         let inH = clip.height, inW = clip.width, n = width * 3
@@ -72,6 +75,55 @@ public enum ClipResampler {
         var out = clip
         out.pixels = pixels
         out.frames = frames; out.height = height; out.width = width
+        out.timestamps = indices.map { clip.timestamps[$0] }
+        out.frameTimestamps = indices.map { clip.frameTimestamps[$0] }
+        return out
+    }
+
+    /// `source / target` when it is a whole power of two (1, 2, 4, ...): then every weight of the
+    /// rule (1/k per axis) and every partial sum is exact in Double, and the rule is the integer
+    /// block mean rounded half up.
+    static func binaryFactor(_ source: Int, _ target: Int) -> Int? {
+        guard target > 0, source % target == 0 else { return nil }
+        let k = source / target
+        return k & (k - 1) == 0 ? k : nil
+    }
+
+    /// The rule for power-of-two factors, in integers: each derived pixel is
+    /// (sum of its ky x kx block + ky kx / 2) / (ky kx), which is the Double rule's value exactly
+    /// (about 10x faster; the cascades' 96 -> 48 and 64 -> 32 take this path).
+    static func blockMeans(_ clip: ClipFrames, indices: [Int], ky: Int, kx: Int) -> ClipFrames {
+        let height = clip.height / ky, width = clip.width / kx
+        let inRow = clip.width * 3, n = width * 3, frameIn = clip.height * inRow, frameOut = height * n
+        let area = ky * kx
+        let sums = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        defer { sums.deallocate() }
+        let pixels = [UInt8](unsafeUninitializedCapacity: indices.count * frameOut) { dst, count in
+            clip.pixels.withUnsafeBufferPointer { src in
+                for (f, source) in indices.enumerated() {
+                    for y in 0 ..< height {
+                        sums.update(repeating: area / 2, count: n)
+                        for dy in 0 ..< ky {
+                            let line = src.baseAddress! + source * frameIn + (y * ky + dy) * inRow
+                            for x in 0 ..< width {
+                                let p = line + x * kx * 3
+                                var s0 = 0, s1 = 0, s2 = 0
+                                for dx in 0 ..< kx {
+                                    s0 += Int(p[dx * 3]); s1 += Int(p[dx * 3 + 1]); s2 += Int(p[dx * 3 + 2])
+                                }
+                                sums[x * 3] += s0; sums[x * 3 + 1] += s1; sums[x * 3 + 2] += s2
+                            }
+                        }
+                        let out = dst.baseAddress! + f * frameOut + y * n
+                        for i in 0 ..< n { out[i] = UInt8(sums[i] / area) }
+                    }
+                }
+            }
+            count = indices.count * frameOut
+        }
+        var out = clip
+        out.pixels = pixels
+        out.frames = indices.count; out.height = height; out.width = width
         out.timestamps = indices.map { clip.timestamps[$0] }
         out.frameTimestamps = indices.map { clip.frameTimestamps[$0] }
         return out

@@ -217,10 +217,25 @@ final class CascadeTests: XCTestCase {
             return out
         }
         var rng = SystemRandomNumberGenerator()
-        for (from, to) in [((16, 64, 64), (8, 48, 48)), ((16, 64, 64), (8, 32, 32)), ((5, 37, 23), (3, 20, 17)), ((4, 9, 9), (4, 9, 2))] {
+        // Power-of-two factors (96 -> 48, 64 -> 16, one axis only) take the integer path; the rest the Double one.
+        for (from, to) in [((16, 64, 64), (8, 48, 48)), ((16, 64, 64), (8, 32, 32)), ((5, 37, 23), (3, 20, 17)), ((4, 9, 9), (4, 9, 2)),
+                           ((16, 96, 96), (8, 48, 48)), ((4, 64, 96), (2, 16, 24)), ((2, 8, 12), (2, 8, 3)), ((3, 32, 30), (3, 16, 20))] {
             let c = clip(frames: from.0, height: from.1, width: from.2) { _, _, _, _ in Int.random(in: 0 ... 255, using: &rng) }
             XCTAssertEqual(ClipResampler.derive(c, frames: to.0, height: to.1, width: to.2).pixels, plain(c, to.0, to.1, to.2), "\(from) -> \(to)")
         }
+        XCTAssertEqual(ClipResampler.binaryFactor(96, 48), 2)
+        XCTAssertEqual(ClipResampler.binaryFactor(96, 24), 4)
+        XCTAssertEqual(ClipResampler.binaryFactor(96, 96), 1)
+        XCTAssertNil(ClipResampler.binaryFactor(96, 32))
+        XCTAssertNil(ClipResampler.binaryFactor(64, 48))
+        // Block means round half up: (1 + 2) / 2 = 1.5 -> 2, (0 + 1 + 1 + 1) / 4 = 0.75 -> 1, (255 x 4) / 4 -> 255.
+        let halves = clip(frames: 1, height: 2, width: 2) { _, y, x, _ in [[1, 2], [1, 2]][y][x] }
+        XCTAssertEqual(ClipResampler.derive(halves, frames: 1, height: 1, width: 1).pixels, [2, 2, 2])
+        XCTAssertEqual(ClipResampler.derive(halves, frames: 1, height: 2, width: 1).pixels, [2, 2, 2, 2, 2, 2])
+        let quarter = clip(frames: 1, height: 2, width: 2) { _, y, x, _ in y + x > 0 ? 1 : 0 }
+        XCTAssertEqual(ClipResampler.derive(quarter, frames: 1, height: 1, width: 1).pixels, [1, 1, 1])
+        let white = clip(frames: 2, height: 4, width: 4) { _, _, _, _ in 255 }
+        XCTAssertEqual(ClipResampler.derive(white, frames: 1, height: 2, width: 2).pixels, [UInt8](repeating: 255, count: 12))
     }
 
     // MARK: The engine with doubles
