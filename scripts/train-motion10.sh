@@ -10,7 +10,7 @@
 # learning rate, steps), OUT [WORK_DIR/model.safetensors], OUT96 [WORK_DIR/model-96.safetensors]
 # where the new model fine-tuned at 16x96x96 goes (the default pipeline's model, pipelines/hires.yaml
 # alone; 32 minutes more; OUT96= , set empty, skips it), OUTSTART [WORK_DIR/model-start.safetensors]
-# where the first stage of pipelines/start.yaml goes (from OUT96; 4 minutes more; OUTSTART= skips it).
+# where the first stage of pipelines/start.yaml goes (from OUT96; 5 minutes more; OUTSTART= skips it).
 # Seeds: train 1000, 1001 and 1002, validation 2000, test 3000 — the test seed is never used for training.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,12 +76,12 @@ if [ -n "$out96" ]; then
     sed "s|^model: .*|model: $(realpath "$out96")|" training/motion10-export-96.yaml > "$work/eval96.yaml"
     "$bin" eval "$work/test" -o "$work/eval96" --pipeline "$work/eval96.yaml" --progress never
 
-    # The first stage of pipelines/start.yaml: the 96x96 model fine-tuned on the first 8 of each
-    # exported clip's 16 frames at 8x48x48 (what a stage with first_frames: 8 sees), 2,000 steps.
+    # The first stage of pipelines/start.yaml: the 96x96 model fine-tuned on the first 6 of each
+    # exported clip's 16 frames at 6x48x48 (what a stage with first_frames: 6 sees), 2,000 steps.
     if [ -n "$outstart" ]; then
         # shellcheck disable=SC2086
         .venv/bin/python training/train.py --train "$work/train-96.npz" "$work/train2-96.npz" "$work/train3-96.npz" \
-            --val "$work/val-96.npz" --out "$outstart" --init "$out96" --first-frames 8 --geometry 8x48x48 \
+            --val "$work/val-96.npz" --out "$outstart" --init "$out96" --first-frames 6 --geometry 6x48x48 \
             --tubelet 2,16,16 --hidden 96 --layers 6 --heads 3 --mlp 384 --tokens 8 --tl-loc 2 --motion-init 0.5 \
             --motion-gain 32 --flow-init 5 --lr 3e-4 --warmup 0.05 --batch 32 --steps 2000 --seed 0 --shake 0.5
     fi
