@@ -44,8 +44,8 @@ public struct MediaDecoder: VideoDecoding {
 
     /// Decodes the first `firstFrames` frames and stops; the returned ``ClipRest`` keeps the file
     /// open and the decoder where it stopped, so the rest costs only what the prefix did not
-    /// decode (`VideoReader.decodePrefix`). `shuffle_frames` does not apply (the pipeline
-    /// rejects it with such a cascade).
+    /// decode (`VideoReader.decodePrefix`). `shuffle_frames` does not apply: with it the engine
+    /// decodes whole clips (the first frames of a shuffled clip are not its start).
     public func decode(path: String, firstFrames: Int, opened: (ProbeReport) throws -> Void,
                        prefix: (ClipFrames, ClipRest) throws -> Void) throws {
         try Self.stageErrors(path) {
