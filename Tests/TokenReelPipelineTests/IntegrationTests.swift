@@ -262,6 +262,25 @@ final class IntegrationTests: XCTestCase {
         XCTAssertGreaterThan(checked, 3)
         // Broken files are error records in every run, as without first stages that see the start.
         for name in Self.tree.broken { XCTAssertEqual(stop[name]?["status"], reference[name]?["status"], name) }
+
+        // A file cut after its start: a clip settled from its start never reads that far (a
+        // label, no error); one that goes on meets the cut (an error record, as a whole decode).
+        let cutDir = Self.root.appendingPathComponent("cut-\(UUID().uuidString.prefix(8))")
+        let whole = cutDir.appendingPathComponent(".whole.mkv")
+        try VideoFactory.make(whole, seconds: 4)
+        let bytes = try Data(contentsOf: whole)
+        try FileManager.default.removeItem(at: whole)
+        try bytes.prefix(bytes.count * 2 / 3).write(to: cutDir.appendingPathComponent("cut.mkv"))
+        func status(_ p: URL) throws -> (String?, String?) {
+            let o = out("cut")
+            _ = try CLI.run(["run", cutDir.path, "-o", o.path, "--pipeline", p.path, "--progress", "never"])
+            let r = try results(o)["cut.mkv"]
+            return (r?["status"]?.stringValue, r?["error"]?["kind"]?.stringValue)
+        }
+        XCTAssertEqual(try status(try pipeline("prefix-cut-stop", threshold: 0)).0, "ok")
+        let onward = try status(try pipeline("prefix-cut-on", threshold: 1))
+        XCTAssertEqual(onward.0, "error")
+        XCTAssertEqual(onward.1, "truncated")
     }
 
     /// A directory of many inputs (symlinks to one video) so a run lasts long enough to interrupt.
