@@ -688,7 +688,7 @@ def select_classes(data, keep: list, what: str):
 
 
 def view_of(clips: np.ndarray, first_frames: int, geometry) -> np.ndarray:
-    """The clips a prefix cascade stage sees (docs/pipelines.md, "Prefix stages"): the first
+    """The clips a prefix cascade stage sees (docs/pipelines.md, "Stages that see the start of the clip"): the first
     `first_frames` frames of each exported clip (0: all of them), then derived to `geometry`
     (None: as they are) by the cascade's rule (`derive`)."""
     if first_frames:
@@ -871,7 +871,7 @@ def parse_args(argv=None):
                          "exported clips as a cascade stage derives them); each batch takes one at random")
     ap.add_argument("--first-frames", type=int, default=0, metavar="N",
                     help="train on the first N frames of each exported clip: what a cascade's prefix stage sees "
-                         "(docs/pipelines.md, \"Prefix stages\"; 0: all frames)")
+                         "(docs/pipelines.md, \"Stages that see the start of the clip\"; 0: all frames)")
     ap.add_argument("--geometry", type=parse_geometry, default=None,
                     help="derive every clip to this FRAMESxHEIGHTxWIDTH before training (after --first-frames), "
                          "as a cascade stage derives its input; the model's own size")

@@ -72,9 +72,15 @@ public enum ClipResampler {
                 }
             }
         }
+        return derived(clip, indices: indices, height: height, width: width, pixels: pixels)
+    }
+
+    /// `clip` with `pixels` (T' = `indices.count` frames of `height` x `width`) and the timestamps
+    /// of the frames at `indices`.
+    private static func derived(_ clip: ClipFrames, indices: [Int], height: Int, width: Int, pixels: [UInt8]) -> ClipFrames {
         var out = clip
         out.pixels = pixels
-        out.frames = frames; out.height = height; out.width = width
+        out.frames = indices.count; out.height = height; out.width = width
         out.timestamps = indices.map { clip.timestamps[$0] }
         out.frameTimestamps = indices.map { clip.frameTimestamps[$0] }
         return out
@@ -121,12 +127,7 @@ public enum ClipResampler {
             }
             count = indices.count * frameOut
         }
-        var out = clip
-        out.pixels = pixels
-        out.frames = indices.count; out.height = height; out.width = width
-        out.timestamps = indices.map { clip.timestamps[$0] }
-        out.frameTimestamps = indices.map { clip.frameTimestamps[$0] }
-        return out
+        return derived(clip, indices: indices, height: height, width: width, pixels: pixels)
     }
 
     /// ``boxWeights`` flattened into buffers the filter reads without bounds checks: output j's

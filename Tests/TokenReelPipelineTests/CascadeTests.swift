@@ -47,15 +47,6 @@ final class CascadeTests: XCTestCase {
         XCTAssertEqual(try PipelineConfig.parse(yaml: "name: pinned\nmodel: m\n", file: "p.yaml").hash, ConfigTests.pinnedHash)
     }
 
-    private func expectError(_ yaml: String, key: String, containing: [String] = [], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml, file: "pipes/bad.yaml"), file: file, line: line) { error in
-            guard let e = error as? PipelineConfigError else { return XCTFail("wrong error \(error)", file: file, line: line) }
-            XCTAssertEqual(e.key, key, "\(e)", file: file, line: line)
-            XCTAssertTrue(e.description.hasPrefix("pipes/bad.yaml"), e.description, file: file, line: line)
-            for c in containing { XCTAssertTrue(e.description.contains(c), "\(e.description) lacks \(c)", file: file, line: line) }
-        }
-    }
-
     func testCascadeErrorsNameFileAndKey() {
         let two = { (first: String, second: String) in "cascade:\n  - model: a\n\(first)  - model: b\n\(second)" }
         expectError("model: m\n" + two("    threshold: 0.5\n", ""), key: "cascade", containing: ["mutually exclusive", "cascade[i].model"])

@@ -43,15 +43,6 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.modelURL.path, "/p/m.safetensors")
     }
 
-    private func expectError(_ yaml: String, key: String, containing: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml, file: "pipes/bad.yaml"), file: file, line: line) { error in
-            guard let e = error as? PipelineConfigError else { return XCTFail("wrong error \(error)", file: file, line: line) }
-            XCTAssertEqual(e.key, key, file: file, line: line)
-            XCTAssertTrue(e.description.hasPrefix("pipes/bad.yaml"), e.description, file: file, line: line)
-            for c in containing { XCTAssertTrue(e.description.contains(c), "\(e.description) lacks \(c)", file: file, line: line) }
-        }
-    }
-
     func testUnknownKeysNameFileKeyAndAllowedKeys() {
         expectError("model: m\nmodle: x\n", key: "modle", containing: ["unknown key", "allowed", "sampling", ":2"])
         expectError("model: m\nworkers:\n  decoders: 2\n", key: "workers.decoders", containing: ["unknown key", "queue_capacity", "blas_threads"])

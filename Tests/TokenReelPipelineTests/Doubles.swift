@@ -1,3 +1,4 @@
+import XCTest
 import Foundation
 import TokenReelPipeline
 
@@ -131,4 +132,17 @@ func readResults(_ out: URL) throws -> [String: VideoResult] {
         results[rel] = try JSONDecoder().decode(VideoResult.self, from: Data(contentsOf: URL(fileURLWithPath: base + rel)))
     }
     return results
+}
+
+extension XCTestCase {
+    /// Parsing `yaml` (as `pipes/bad.yaml`) fails with an error naming that file and `key`, whose
+    /// text contains every string of `containing`.
+    func expectError(_ yaml: String, key: String, containing: [String] = [], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml, file: "pipes/bad.yaml"), file: file, line: line) { error in
+            guard let e = error as? PipelineConfigError else { return XCTFail("wrong error \(error)", file: file, line: line) }
+            XCTAssertEqual(e.key, key, "\(e)", file: file, line: line)
+            XCTAssertTrue(e.description.hasPrefix("pipes/bad.yaml"), e.description, file: file, line: line)
+            for c in containing { XCTAssertTrue(e.description.contains(c), "\(e.description) lacks \(c)", file: file, line: line) }
+        }
+    }
 }

@@ -37,14 +37,6 @@ final class PrefixCascadeTests: XCTestCase {
         XCTAssertEqual(try PipelineConfig.parse(yaml: two, file: "p.yaml").cascade?.map(\.firstFrames), [8, 8, nil])
     }
 
-    private func expectError(_ yaml: String, key: String, containing: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml, file: "pipes/bad.yaml"), file: file, line: line) { error in
-            guard let e = error as? PipelineConfigError else { return XCTFail("wrong error \(error)", file: file, line: line) }
-            XCTAssertEqual(e.key, key, "\(e)", file: file, line: line)
-            for c in containing { XCTAssertTrue(e.description.contains(c), "\(e.description) lacks \(c)", file: file, line: line) }
-        }
-    }
-
     func testFirstFramesErrorsNameTheKey() {
         let s = Self.threeStages
         expectError(s.replacingOccurrences(of: "  - model: c\n", with: "  - model: c\n    first_frames: 8\n"),
